@@ -1,0 +1,7 @@
+// Loaded before every test file (see package.json "test:run"). Tests never
+// talk to real AWS: dummy credentials stop the SDK from asking the instance
+// metadata service, and a stray call fails fast instead of hanging.
+process.env.AWS_ACCESS_KEY_ID ??= 'test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+process.env.AWS_REGION ??= 'us-east-1';
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
