@@ -1,0 +1,277 @@
+/**
+ * Registration planning: desired ALB targets from the verdict, diffed against
+ * what the target group reports, under the safety invariants of DESIGN §5.
+ * Pure: returns a plan with a reason per change; the handler applies it.
+ */
+import type {
+  NodeClass,
+  NodeHealth,
+  PlannedChange,
+  PlannerPolicy,
+  RegistrationPlan,
+  SplitBrainVerdict,
+  TargetState,
+  TargetView,
+  VerdictKind,
+} from './types.js';
+
+export interface PlanInput {
+  nodes: NodeHealth[];
+  verdict: SplitBrainVerdict;
+  targets: TargetView[];
+  /** Consecutive absence-evidence ticks per instance, INCLUDING this tick (see `updateFailureCounts`). */
+  failureCounts: Record<string, number>;
+  policy: PlannerPolicy;
+}
+
+/** A draining target is already on its way out: it counts as not registered. */
+const DRAINING: ReadonlySet<TargetState> = new Set<TargetState>(['draining', 'unhealthy.draining']);
+
+/** Classes that leave the target group at once: the node told us it cannot serve clients. */
+const DEFINITIVELY_UNROUTABLE: ReadonlySet<NodeClass> = new Set<NodeClass>([
+  'sealed',
+  'uninitialized',
+  'removed',
+  'dr-secondary',
+  'ha-unhealthy',
+]);
+
+/**
+ * Invariant 1's list of probe answers that prove a node cannot serve as the
+ * active, so it may be removed even when it is the ALB's only healthy target.
+ * (ha-unhealthy and dr-secondary are not on it: they are removed at once
+ * normally, but not when that would take away the last healthy target.)
+ */
+const PROVEN_NON_ROUTABLE: ReadonlySet<NodeClass> = new Set<NodeClass>([
+  'sealed',
+  'standby',
+  'perf-standby',
+  'uninitialized',
+  'removed',
+]);
+
+/** Verdicts under which new registrations are allowed. */
+const ROUTING_VERDICTS: ReadonlySet<VerdictKind> = new Set<VerdictKind>(['healthy', 'flapping', 'split-brain']);
+
+type Removal = PlannedChange & {
+  /** Why invariant 1 does not protect this target: it is gone, or the probe proves it non-routable. */
+  proof?: 'gone' | 'non-routable' | 'replaced';
+};
+
+function byId(a: { instanceId: string }, b: { instanceId: string }): number {
+  return a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0;
+}
+
+export function planRegistrations(input: PlanInput): RegistrationPlan {
+  const { nodes, verdict, targets, failureCounts, policy } = input;
+  const nodeById = new Map(nodes.map((n) => [n.instanceId, n]));
+
+  // One entry per instance: a non-draining registration wins over a draining one.
+  const registered = new Map<string, TargetView>();
+  for (const target of targets) {
+    if (DRAINING.has(target.state)) continue;
+    if (!registered.has(target.instanceId)) registered.set(target.instanceId, target);
+  }
+
+  const alarms: string[] = [];
+  if (verdict.kind !== 'healthy') alarms.push(`${verdict.kind}: ${verdict.reasons[0] ?? 'no reason given'}`);
+
+  const frozenWhy = frozenReason(verdict);
+  if (frozenWhy !== undefined) {
+    alarms.push(`frozen: ${frozenWhy}; registrations left unchanged`);
+    return finish({ register: [], deregister: [], held: [], frozen: true, alarms }, verdict, policy, frozenWhy);
+  }
+
+  const legitNode = verdict.legitimateActive !== undefined ? nodeById.get(verdict.legitimateActive) : undefined;
+  const legit =
+    legitNode !== undefined && legitNode.class === 'active' && legitNode.answered && legitNode.instanceState === 'running'
+      ? legitNode.instanceId
+      : undefined;
+  const mayRegister = ROUTING_VERDICTS.has(verdict.kind) && legit !== undefined;
+
+  const desired = new Map<string, string>();
+  if (legit !== undefined) desired.set(legit, 'legitimate active');
+  if (policy.routing === 'all-unsealed') {
+    for (const node of nodes) {
+      if (
+        node.instanceState === 'running' &&
+        node.answered &&
+        !node.claimsActive &&
+        (node.class === 'standby' || node.class === 'perf-standby')
+      ) {
+        desired.set(node.instanceId, `unsealed ${node.class}`);
+      }
+    }
+  }
+
+  const register: PlannedChange[] = [];
+  if (mayRegister) {
+    for (const [instanceId, reason] of desired) {
+      if (!registered.has(instanceId)) register.push({ instanceId, reason });
+    }
+  }
+
+  const removals: Removal[] = [];
+  const held: PlannedChange[] = [];
+  for (const [instanceId, target] of registered) {
+    if (desired.has(instanceId)) continue;
+    const node = nodeById.get(instanceId);
+    if (node === undefined) {
+      // Not a cluster member (tag removed, foreign instance): the ALB's word
+      // is all we have, so a target it still finds healthy is not touched.
+      if (target.state === 'healthy') {
+        held.push({ instanceId, reason: 'not a cluster member but the ALB reports it healthy' });
+        alarms.push(`${instanceId} is registered and healthy but is not a member of the cluster`);
+      } else {
+        removals.push({ instanceId, reason: `not a cluster member (target ${target.state})`, proof: 'gone' });
+      }
+      continue;
+    }
+    const decision = removalOf(node, target, legit, verdict, failureCounts, policy);
+    if ('hold' in decision) held.push({ instanceId, reason: decision.hold });
+    else removals.push(decision);
+  }
+
+  // Invariant 1: the ALB's healthy targets must not all disappear on evidence
+  // that does not prove them unusable. Judged on the set, so two removals in
+  // one plan cannot together strip the last healthy target.
+  const legitCovered = legit !== undefined && (registered.has(legit) || register.some((c) => c.instanceId === legit));
+  const removedIds = new Set(removals.map((r) => r.instanceId));
+  const healthyRegistered = [...registered.values()].filter((t) => t.state === 'healthy');
+  const healthyLeft = healthyRegistered.filter((t) => !removedIds.has(t.instanceId));
+  const deregister: PlannedChange[] = [];
+  for (const removal of removals) {
+    const target = registered.get(removal.instanceId);
+    const protectedTarget =
+      target?.state === 'healthy' &&
+      healthyRegistered.length > 0 &&
+      healthyLeft.length === 0 &&
+      !legitCovered &&
+      removal.proof === undefined;
+    if (protectedTarget) {
+      held.push({
+        instanceId: removal.instanceId,
+        reason: `last ALB-healthy target; ${removal.reason} does not prove it unusable`,
+      });
+      alarms.push(`kept ${removal.instanceId}, the only target the ALB reports healthy, despite: ${removal.reason}`);
+    } else {
+      deregister.push({ instanceId: removal.instanceId, reason: removal.reason });
+    }
+  }
+
+  if (verdict.fencing !== undefined) {
+    alarms.push(
+      policy.fencing === 'break-lock'
+        ? `fencing: break-lock recommended for lock identity ${verdict.fencing.identity} (${verdict.fencing.reason})`
+        : `fencing: break-lock recommended for lock identity ${verdict.fencing.identity} but policy.fencing is ${policy.fencing}`,
+    );
+  }
+
+  return finish({ register, deregister, held, frozen: false, alarms }, verdict, policy, undefined);
+}
+
+function frozenReason(verdict: SplitBrainVerdict): string | undefined {
+  if (verdict.kind === 'probe-blind') return 'probe blind, no member answered';
+  if (verdict.kind === 'split-brain' && verdict.legitimateActive === undefined) {
+    return `split brain between ${verdict.claimants.join(' and ')} with no legitimate active`;
+  }
+  return undefined;
+}
+
+function removalOf(
+  node: NodeHealth,
+  target: TargetView,
+  legit: string | undefined,
+  verdict: SplitBrainVerdict,
+  failureCounts: Record<string, number>,
+  policy: PlannerPolicy,
+): Removal | { hold: string } {
+  const instanceId = node.instanceId;
+  if (node.instanceState !== 'running') {
+    return { instanceId, reason: `instance ${node.instanceState}`, proof: 'gone' };
+  }
+  if (node.claimsActive) {
+    if (legit !== undefined && legit !== instanceId) {
+      return { instanceId, reason: `claims active but ${legit} is the legitimate active`, proof: 'replaced' };
+    }
+    // A claimant with no named rival stays: pulling it would leave clients
+    // nowhere to go, and Vault steps a stale leader down on its own.
+    return { hold: `claims active; kept while leadership is unsettled (${verdict.kind})` };
+  }
+  if (DEFINITIVELY_UNROUTABLE.has(node.class)) {
+    return withProof({ instanceId, reason: node.class }, node.class);
+  }
+  if (node.class === 'standby' || node.class === 'perf-standby') {
+    // Only reached in active-only routing (all-unsealed desires answering standbys).
+    return withProof({ instanceId, reason: `${node.class} (active-only routing)` }, node.class);
+  }
+  if (node.evidenceIsAbsence) {
+    const count = failureCounts[instanceId] ?? 0;
+    const tally = `${node.class} ${count}/${policy.unhealthyThreshold} ticks`;
+    if (count < policy.unhealthyThreshold) return { hold: tally };
+    // Unreachable by the probe AND failing the ALB's own checks: gone, so the
+    // fail-open ALB must not keep it even as its last target.
+    const aLbAgrees = target.state === 'unhealthy' || target.state === 'unused' || target.state === 'unavailable';
+    return aLbAgrees ? { instanceId, reason: tally, proof: 'gone' } : { instanceId, reason: tally };
+  }
+  return withProof({ instanceId, reason: node.class }, node.class);
+}
+
+function withProof(removal: Removal, cls: NodeClass): Removal {
+  return PROVEN_NON_ROUTABLE.has(cls) ? { ...removal, proof: 'non-routable' } : removal;
+}
+
+function finish(
+  parts: Pick<RegistrationPlan, 'register' | 'deregister' | 'held' | 'frozen' | 'alarms'>,
+  verdict: SplitBrainVerdict,
+  policy: PlannerPolicy,
+  frozenWhy: string | undefined,
+): RegistrationPlan {
+  const register = [...parts.register].sort(byId);
+  const deregister = [...parts.deregister].sort(byId);
+  const held = [...parts.held].sort(byId);
+  const dry = policy.dryRun;
+  const list = (changes: PlannedChange[]): string => changes.map((c) => `${c.instanceId} (${c.reason})`).join(', ');
+
+  let sentence: string;
+  if (frozenWhy !== undefined) {
+    sentence = `frozen: ${frozenWhy}; nothing ${dry ? 'would change' : 'changed'}`;
+  } else {
+    const clauses: string[] = [];
+    if (register.length > 0) clauses.push(`${dry ? 'would register' : 'registered'} ${list(register)}`);
+    if (deregister.length > 0) clauses.push(`${dry ? 'would deregister' : 'deregistered'} ${list(deregister)}`);
+    if (clauses.length === 0) clauses.push(`no action: ${summary(verdict)}`);
+    if (held.length > 0) clauses.push(`${dry ? 'would keep' : 'kept'} ${list(held)}`);
+    sentence = clauses.join('; ');
+  }
+  return {
+    register,
+    deregister,
+    held,
+    outcome: dry ? `dry run: ${sentence}` : sentence,
+    frozen: parts.frozen,
+    alarms: parts.alarms,
+  };
+}
+
+function summary(verdict: SplitBrainVerdict): string {
+  const active = verdict.legitimateActive;
+  switch (verdict.kind) {
+    case 'healthy':
+      return verdict.lock.state === 'HELD' ? `${active} is the active with the lock` : `${active} is the active`;
+    case 'flapping':
+      return `${active} is the active but leadership is flapping`;
+    case 'split-brain':
+      return `${active} is the legitimate active of a split brain`;
+    case 'stale-leader':
+      return `${verdict.claimants.join(', ')} claims active but no longer holds leadership; waiting for Vault to step it down`;
+    case 'leader-disagreement':
+      return 'the nodes disagree on the leader; registrations kept';
+    case 'zombie-leader':
+      return 'an unreachable zombie keeps the lock; nothing to register';
+    case 'no-leader':
+      return 'no member is active; nothing to register';
+    case 'probe-blind':
+      return 'probe blind';
+  }
+}
