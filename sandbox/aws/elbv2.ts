@@ -1,0 +1,499 @@
+/**
+ * Local Elastic Load Balancing v2 endpoint (API version 2015-12-01, `awsQuery`)
+ * and the target group model it serves. Target groups are created
+ * programmatically (the control plane never creates them); the ALB data plane
+ * (`alb-data-plane.ts`) moves each registered target through the health states,
+ * and this module reports them as DescribeTargetHealth does.
+ *
+ * Semantics that matter to the controller, as ELB documents them:
+ *  - registering an already registered target is a no-op; an instance must exist
+ *    and be `running` to be registered (`InvalidTarget`);
+ *  - deregistering a target that is not registered succeeds;
+ *  - a deregistered target is `draining` for the deregistration delay, then gone
+ *    (`unused` / `Target.NotRegistered` when asked about explicitly);
+ *  - a registered instance that is stopped or terminated is `unused` /
+ *    `Target.InvalidState`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TargetState } from '../../functions/core/types.js';
+import {
+  AwsApiError,
+  QueryParams,
+  checkVersion,
+  decodePageToken,
+  encodePageToken,
+  queryErrorXml,
+  queryResponseXml,
+  startQueryServer,
+  type QueryRequest,
+  type RunningServer,
+  type XmlValue,
+} from './query-protocol.js';
+import type { World } from './world.js';
+
+export const ELBV2_API_VERSION = '2015-12-01';
+export const ELBV2_XMLNS = `http://elasticloadbalancing.amazonaws.com/doc/${ELBV2_API_VERSION}/`;
+
+/** DescribeTargetHealth reason codes (ELB "Target health status" documentation). */
+export const TARGET_HEALTH_REASONS = {
+  'Elb.RegistrationInProgress': 'Target registration is in progress',
+  'Elb.InitialHealthChecking': 'Initial health checks in progress',
+  'Target.ResponseCodeMismatch': 'Health checks failed',
+  'Target.Timeout': 'Request timed out',
+  'Target.FailedHealthChecks': 'Health checks failed',
+  'Target.NotRegistered': 'Target is not registered to the target group',
+  'Target.NotInUse': 'Target group is not configured to receive traffic from the load balancer',
+  'Target.DeregistrationInProgress': 'Target deregistration is in progress',
+  'Target.InvalidState': 'Target is in the stopped state',
+  'Target.HealthCheckDisabled': 'Health checks are disabled',
+  'Elb.InternalError': 'Health checks failed due to an internal error',
+} as const;
+export type TargetHealthReason = keyof typeof TARGET_HEALTH_REASONS;
+
+export interface HealthCheckSettings {
+  protocol: 'HTTP' | 'HTTPS';
+  /** `traffic-port` or a port number as a string, as ELB reports it. */
+  port: string;
+  path: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  healthyThresholdCount: number;
+  unhealthyThresholdCount: number;
+  /** Matcher.HttpCode: `200`, `200,429` or `200-299`. */
+  matcher: string;
+  enabled: boolean;
+}
+
+export interface TargetGroupSpec {
+  name: string;
+  port?: number;
+  protocol?: 'HTTP' | 'HTTPS';
+  vpcId?: string;
+  healthCheck?: Partial<HealthCheckSettings>;
+  deregistrationDelaySeconds?: number;
+  /** A target group no listener forwards to reports its targets `unused` / `Target.NotInUse`. */
+  attachedToLoadBalancer?: boolean;
+  /** Fixed ARN (must match the ELBv2 target group ARN format); generated otherwise. */
+  arn?: string;
+}
+
+/** One registration (`id:port`) in a target group, with its health-check bookkeeping. */
+export interface TargetRecord {
+  id: string;
+  port: number;
+  state: Exclude<TargetState, 'unhealthy.draining'>;
+  reason?: TargetHealthReason;
+  description?: string;
+  registeredAtMs: number;
+  consecutivePasses: number;
+  consecutiveFailures: number;
+  /** Increases on every (re-)registration, so a stale health-check loop can tell it is stale. */
+  generation: number;
+  drainingSinceMs?: number;
+  lastCheck?: { atMs: number; ok: boolean; status?: number; reason?: TargetHealthReason };
+}
+
+export interface TargetGroup {
+  arn: string;
+  name: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  vpcId: string;
+  healthCheck: HealthCheckSettings;
+  deregistrationDelaySeconds: number;
+  attachedToLoadBalancer: boolean;
+  loadBalancerArns: string[];
+  targets: Map<string, TargetRecord>;
+}
+
+export interface RegistryObserver {
+  onRegistered(tg: TargetGroup, target: TargetRecord): void;
+  onDeregistered(tg: TargetGroup, target: TargetRecord): void;
+}
+
+/** One DescribeTargetHealth entry. */
+export interface TargetHealthView {
+  id: string;
+  port: number;
+  healthCheckPort: string;
+  state: TargetState;
+  reason?: string;
+  description?: string;
+}
+
+const TG_ARN = /^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
+
+/** Parses a matcher (`200`, `200,429`, `200-299`) into a predicate; ELB allows 200–499 for HTTP. */
+export function parseMatcher(matcher: string): (status: number) => boolean {
+  const parts = matcher.split(',').map((s) => s.trim());
+  const ranges = parts.map((part) => {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+    if (!m) throw new AwsApiError('ValidationError', `Health check matcher HTTP code '${matcher}' must be a valid HTTP code or range`);
+    const lo = Number(m[1]);
+    const hi = m[2] !== undefined ? Number(m[2]) : lo;
+    if (lo < 200 || hi > 499 || lo > hi) {
+      throw new AwsApiError('ValidationError', `Health check matcher HTTP code '${matcher}' must be within the range 200-499`);
+    }
+    return [lo, hi] as const;
+  });
+  return (status) => ranges.some(([lo, hi]) => status >= lo && status <= hi);
+}
+
+export class TargetGroupRegistry {
+  private readonly groups = new Map<string, TargetGroup>();
+  private observer: RegistryObserver | undefined;
+  private readonly drainTimers = new Map<string, ReturnType<World['clock']['setTimer']>>();
+
+  constructor(private readonly world: World) {}
+
+  setObserver(observer: RegistryObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  /** Creates a target group with ELB's defaults and ranges (interval 5–300 s, thresholds 2–10, timeout 2–120 s < interval). */
+  addTargetGroup(spec: TargetGroupSpec): TargetGroup {
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/.test(spec.name)) {
+      throw new AwsApiError('ValidationError', `Target group name '${spec.name}' can have a maximum of 32 alphanumeric characters and hyphens`);
+    }
+    const protocol = spec.protocol ?? 'HTTP';
+    const hc: HealthCheckSettings = {
+      protocol: spec.healthCheck?.protocol ?? protocol,
+      port: spec.healthCheck?.port ?? 'traffic-port',
+      path: spec.healthCheck?.path ?? '/',
+      intervalSeconds: spec.healthCheck?.intervalSeconds ?? 30,
+      timeoutSeconds: spec.healthCheck?.timeoutSeconds ?? 5,
+      healthyThresholdCount: spec.healthCheck?.healthyThresholdCount ?? 5,
+      unhealthyThresholdCount: spec.healthCheck?.unhealthyThresholdCount ?? 2,
+      matcher: spec.healthCheck?.matcher ?? '200',
+      enabled: spec.healthCheck?.enabled ?? true,
+    };
+    const range = (v: number, lo: number, hi: number, field: string): void => {
+      if (!Number.isInteger(v) || v < lo || v > hi) throw new AwsApiError('ValidationError', `${field} must be between ${lo} and ${hi}`);
+    };
+    range(hc.intervalSeconds, 5, 300, 'HealthCheckIntervalSeconds');
+    range(hc.timeoutSeconds, 2, 120, 'HealthCheckTimeoutSeconds');
+    range(hc.healthyThresholdCount, 2, 10, 'HealthyThresholdCount');
+    range(hc.unhealthyThresholdCount, 2, 10, 'UnhealthyThresholdCount');
+    if (hc.timeoutSeconds >= hc.intervalSeconds) {
+      throw new AwsApiError('ValidationError', 'Health check timeout must be smaller than the interval');
+    }
+    if (!hc.path.startsWith('/')) throw new AwsApiError('ValidationError', 'Health check path must begin with a \'/\' character');
+    parseMatcher(hc.matcher);
+    const delay = spec.deregistrationDelaySeconds ?? 300;
+    range(delay, 0, 3600, 'deregistration_delay.timeout_seconds');
+    const arn =
+      spec.arn ??
+      `arn:aws:elasticloadbalancing:${this.world.region}:${this.world.accountId}:targetgroup/${spec.name}/${randomBytes(8).toString('hex')}`;
+    if (!TG_ARN.test(arn)) throw new AwsApiError('ValidationError', `'${arn}' is not a valid target group ARN`);
+    if (this.groups.has(arn) || [...this.groups.values()].some((g) => g.name === spec.name)) {
+      throw new AwsApiError('DuplicateTargetGroupName', 'A target group with the same name exists, but with different settings');
+    }
+    const attached = spec.attachedToLoadBalancer ?? true;
+    const tg: TargetGroup = {
+      arn,
+      name: spec.name,
+      port: spec.port ?? 8200,
+      protocol,
+      vpcId: spec.vpcId ?? 'vpc-0sandbox00000000',
+      healthCheck: hc,
+      deregistrationDelaySeconds: delay,
+      attachedToLoadBalancer: attached,
+      loadBalancerArns: attached
+        ? [`arn:aws:elasticloadbalancing:${this.world.region}:${this.world.accountId}:loadbalancer/app/${spec.name}/${randomBytes(8).toString('hex')}`]
+        : [],
+      targets: new Map(),
+    };
+    this.groups.set(arn, tg);
+    return tg;
+  }
+
+  targetGroups(): TargetGroup[] {
+    return [...this.groups.values()];
+  }
+
+  targetGroup(arn: string): TargetGroup | undefined {
+    return this.groups.get(arn);
+  }
+
+  requireTargetGroup(arn: string): TargetGroup {
+    const tg = this.groups.get(arn);
+    if (tg === undefined) throw new AwsApiError('TargetGroupNotFound', `Target groups '${arn}' not found`);
+    return tg;
+  }
+
+  /** RegisterTargets: all-or-nothing validation, then idempotent registration. */
+  register(arn: string, targets: Array<{ id: string; port?: number }>): void {
+    const tg = this.requireTargetGroup(arn);
+    const resolved = targets.map((t) => this.validateTarget(tg, t));
+    const missing = resolved.filter((t) => this.world.instance(t.id) === undefined).map((t) => t.id);
+    if (missing.length > 0) {
+      throw new AwsApiError('InvalidTarget', `The following instances do not exist: ${missing.map((m) => `'${m}'`).join(', ')}`);
+    }
+    const notRunning = resolved.filter((t) => this.world.instance(t.id)!.state !== 'running').map((t) => t.id);
+    if (notRunning.length > 0) {
+      throw new AwsApiError(
+        'InvalidTarget',
+        `The following targets are not in a running state and cannot be registered: ${notRunning.map((m) => `'${m}'`).join(', ')}`,
+      );
+    }
+    const now = this.world.clock.nowMs();
+    for (const t of resolved) {
+      const key = `${t.id}:${t.port}`;
+      const existing = tg.targets.get(key);
+      if (existing !== undefined && existing.state !== 'draining') continue;
+      this.world.clock.clearTimer(this.drainTimers.get(`${tg.arn}|${key}`));
+      this.drainTimers.delete(`${tg.arn}|${key}`);
+      const rec: TargetRecord = {
+        id: t.id,
+        port: t.port,
+        state: 'initial',
+        reason: 'Elb.RegistrationInProgress',
+        description: TARGET_HEALTH_REASONS['Elb.RegistrationInProgress'],
+        registeredAtMs: now,
+        consecutivePasses: 0,
+        consecutiveFailures: 0,
+        generation: (existing?.generation ?? 0) + 1,
+      };
+      tg.targets.set(key, rec);
+      this.observer?.onRegistered(tg, rec);
+    }
+  }
+
+  /** DeregisterTargets: targets that are not registered are ignored; registered ones drain. */
+  deregister(arn: string, targets: Array<{ id: string; port?: number }>): void {
+    const tg = this.requireTargetGroup(arn);
+    const resolved = targets.map((t) => this.validateTarget(tg, t));
+    const now = this.world.clock.nowMs();
+    for (const t of resolved) {
+      const key = `${t.id}:${t.port}`;
+      const rec = tg.targets.get(key);
+      if (rec === undefined || rec.state === 'draining') continue;
+      rec.state = 'draining';
+      rec.reason = 'Target.DeregistrationInProgress';
+      rec.description = TARGET_HEALTH_REASONS['Target.DeregistrationInProgress'];
+      rec.drainingSinceMs = now;
+      rec.generation += 1;
+      this.observer?.onDeregistered(tg, rec);
+      const timerKey = `${tg.arn}|${key}`;
+      const handle = this.world.clock.setTimer(() => {
+        this.drainTimers.delete(timerKey);
+        if (tg.targets.get(key) === rec && rec.state === 'draining') tg.targets.delete(key);
+      }, tg.deregistrationDelaySeconds * 1000);
+      this.drainTimers.set(timerKey, handle);
+    }
+  }
+
+  /** Removes registrations of instances that no longer exist (EC2 purged them after termination). */
+  forgetVanishedInstances(): void {
+    for (const tg of this.groups.values()) {
+      for (const [key, rec] of tg.targets) if (this.world.instance(rec.id) === undefined && rec.state !== 'draining') tg.targets.delete(key);
+    }
+  }
+
+  /** The DescribeTargetHealth view of one target group (optionally only the given targets). */
+  describeHealth(arn: string, only?: Array<{ id: string; port?: number }>): TargetHealthView[] {
+    const tg = this.requireTargetGroup(arn);
+    this.forgetVanishedInstances();
+    if (only === undefined || only.length === 0) return [...tg.targets.values()].map((r) => this.view(tg, r));
+    return only.flatMap((t) => {
+      const target = this.validateTarget(tg, t);
+      const matches =
+        t.port === undefined ? [...tg.targets.values()].filter((r) => r.id === t.id) : [tg.targets.get(`${t.id}:${target.port}`)].filter((r) => r !== undefined);
+      if (matches.length > 0) return matches.map((r) => this.view(tg, r));
+      return [
+        {
+          id: target.id,
+          port: target.port,
+          healthCheckPort: this.healthCheckPort(tg, target.port),
+          state: 'unused' as const,
+          reason: 'Target.NotRegistered',
+          description: TARGET_HEALTH_REASONS['Target.NotRegistered'],
+        },
+      ];
+    });
+  }
+
+  healthCheckPort(tg: TargetGroup, targetPort: number): string {
+    return tg.healthCheck.port === 'traffic-port' ? String(targetPort) : tg.healthCheck.port;
+  }
+
+  private view(tg: TargetGroup, r: TargetRecord): TargetHealthView {
+    const base = { id: r.id, port: r.port, healthCheckPort: this.healthCheckPort(tg, r.port) };
+    if (r.state === 'draining') return { ...base, state: 'draining', reason: r.reason!, description: r.description! };
+    const inst = this.world.instance(r.id);
+    if (inst === undefined || inst.state === 'stopped' || inst.state === 'terminated' || inst.state === 'pending') {
+      return { ...base, state: 'unused', reason: 'Target.InvalidState', description: `Target is in the ${inst?.state ?? 'terminated'} state` };
+    }
+    if (!tg.attachedToLoadBalancer) {
+      return { ...base, state: 'unused', reason: 'Target.NotInUse', description: TARGET_HEALTH_REASONS['Target.NotInUse'] };
+    }
+    if (!tg.healthCheck.enabled) {
+      return { ...base, state: 'unavailable', reason: 'Target.HealthCheckDisabled', description: TARGET_HEALTH_REASONS['Target.HealthCheckDisabled'] };
+    }
+    if (r.state === 'healthy') return { ...base, state: 'healthy' };
+    return { ...base, state: r.state, ...(r.reason ? { reason: r.reason } : {}), ...(r.description ? { description: r.description } : {}) };
+  }
+
+  private validateTarget(tg: TargetGroup, t: { id: string; port?: number }): { id: string; port: number } {
+    if (!/^i-[0-9a-f]{8}([0-9a-f]{9})?$/.test(t.id)) throw new AwsApiError('ValidationError', `Instance ID '${t.id}' is not valid`);
+    const port = t.port ?? tg.port;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new AwsApiError('ValidationError', `Port '${port}' must be between 1 and 65535`);
+    }
+    return { id: t.id, port };
+  }
+
+  dispose(): void {
+    for (const h of this.drainTimers.values()) this.world.clock.clearTimer(h);
+    this.drainTimers.clear();
+  }
+}
+
+type XmlObject = { [key: string]: XmlValue };
+
+export class Elbv2Endpoint {
+  private server: RunningServer | undefined;
+
+  constructor(
+    private readonly world: World,
+    readonly registry: TargetGroupRegistry,
+  ) {}
+
+  async start(): Promise<string> {
+    this.server = await startQueryServer({
+      service: 'elasticloadbalancing',
+      handle: (req) => this.handle(req),
+      renderError: (err, requestId) => queryErrorXml(err, ELBV2_XMLNS, requestId),
+    });
+    return this.server.url;
+  }
+
+  get url(): string {
+    if (this.server === undefined) throw new Error('ELBv2 endpoint not started');
+    return this.server.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+
+  private handle(req: QueryRequest): string {
+    checkVersion(req.version, ELBV2_API_VERSION);
+    const fault = this.world.takeFault('elbv2', req.action);
+    if (fault) throw fault;
+    const result = this.dispatch(req.action, req.params);
+    return queryResponseXml(req.action, ELBV2_XMLNS, req.requestId, result);
+  }
+
+  private dispatch(action: string, p: QueryParams): XmlObject | undefined {
+    switch (action) {
+      case 'DescribeTargetGroups':
+        return this.describeTargetGroups(p);
+      case 'DescribeTargetHealth': {
+        const arn = p.requireStr('TargetGroupArn', 'ValidationError', "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null");
+        const only = this.targets(p);
+        return {
+          TargetHealthDescriptions: this.registry.describeHealth(arn, only).map((v) => ({
+            Target: { Id: v.id, Port: v.port },
+            HealthCheckPort: v.healthCheckPort,
+            TargetHealth: { State: v.state, Reason: v.reason, Description: v.description },
+          })),
+        };
+      }
+      case 'RegisterTargets':
+        this.registry.register(this.requireArn(p), this.requireTargets(p));
+        return {};
+      case 'DeregisterTargets':
+        this.registry.deregister(this.requireArn(p), this.requireTargets(p));
+        return {};
+      case 'DescribeTargetGroupAttributes': {
+        const tg = this.registry.requireTargetGroup(this.requireArn(p));
+        return {
+          Attributes: [
+            { Key: 'deregistration_delay.timeout_seconds', Value: String(tg.deregistrationDelaySeconds) },
+            { Key: 'stickiness.enabled', Value: 'false' },
+            { Key: 'load_balancing.algorithm.type', Value: 'round_robin' },
+            { Key: 'slow_start.duration_seconds', Value: '0' },
+          ],
+        };
+      }
+      default:
+        throw new AwsApiError('InvalidAction', `Could not find operation ${action} for version ${ELBV2_API_VERSION}`);
+    }
+  }
+
+  private requireArn(p: QueryParams): string {
+    return p.requireStr('TargetGroupArn', 'ValidationError', "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null");
+  }
+
+  private targets(p: QueryParams): Array<{ id: string; port?: number }> {
+    return p.list('Targets', 'member').map((n) => {
+      const t = QueryParams.sub(n);
+      const port = t.int('Port');
+      return { id: t.requireStr('Id', 'ValidationError', 'A target ID must be specified'), ...(port !== undefined ? { port } : {}) };
+    });
+  }
+
+  private requireTargets(p: QueryParams): Array<{ id: string; port?: number }> {
+    const targets = this.targets(p);
+    if (targets.length === 0) {
+      throw new AwsApiError('ValidationError', "1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null");
+    }
+    return targets;
+  }
+
+  private describeTargetGroups(p: QueryParams): XmlObject {
+    const arns = p.strList('TargetGroupArns', 'member');
+    const names = p.strList('Names', 'member');
+    const lbArn = p.str('LoadBalancerArn');
+    const pageSize = p.int('PageSize');
+    if (pageSize !== undefined && (pageSize < 1 || pageSize > 400)) {
+      throw new AwsApiError('ValidationError', `1 validation error detected: Value '${pageSize}' at 'pageSize' failed to satisfy constraint: Member must have value between 1 and 400`);
+    }
+    if ([arns.length > 0, names.length > 0, lbArn !== undefined].filter(Boolean).length > 1) {
+      throw new AwsApiError('ValidationError', 'Target group ARNs, names and a load balancer ARN cannot be specified at the same time');
+    }
+    let groups = this.registry.targetGroups();
+    if (arns.length > 0) {
+      if (arns.some((a) => this.registry.targetGroup(a) === undefined)) {
+        throw new AwsApiError('TargetGroupNotFound', 'One or more target groups not found');
+      }
+      groups = arns.map((a) => this.registry.targetGroup(a)!);
+    } else if (names.length > 0) {
+      const found = names.map((n) => groups.find((g) => g.name === n));
+      if (found.some((g) => g === undefined)) throw new AwsApiError('TargetGroupNotFound', 'One or more target groups not found');
+      groups = found as typeof groups;
+    } else if (lbArn !== undefined) {
+      groups = groups.filter((g) => g.loadBalancerArns.includes(lbArn));
+    }
+    const marker = p.str('Marker');
+    const fp = JSON.stringify({ arns, names, lbArn });
+    const offset = marker !== undefined ? decodePageToken(marker, fp, 'Marker') : 0;
+    const size = pageSize ?? 400;
+    const page = groups.slice(offset, offset + size);
+    return {
+      TargetGroups: page.map((g) => ({
+        TargetGroupArn: g.arn,
+        TargetGroupName: g.name,
+        Protocol: g.protocol,
+        Port: g.port,
+        VpcId: g.vpcId,
+        HealthCheckProtocol: g.healthCheck.protocol,
+        HealthCheckPort: g.healthCheck.port,
+        HealthCheckEnabled: g.healthCheck.enabled,
+        HealthCheckIntervalSeconds: g.healthCheck.intervalSeconds,
+        HealthCheckTimeoutSeconds: g.healthCheck.timeoutSeconds,
+        HealthyThresholdCount: g.healthCheck.healthyThresholdCount,
+        UnhealthyThresholdCount: g.healthCheck.unhealthyThresholdCount,
+        HealthCheckPath: g.healthCheck.path,
+        Matcher: { HttpCode: g.healthCheck.matcher },
+        LoadBalancerArns: g.loadBalancerArns,
+        TargetType: 'instance',
+        ProtocolVersion: 'HTTP1',
+        IpAddressType: 'ipv4',
+      })),
+      NextMarker: offset + size < groups.length ? encodePageToken(offset + size, fp) : undefined,
+    };
+  }
+}
