@@ -1,0 +1,217 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GetItemCommand, ListTablesCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  acquireLease,
+  getReport,
+  loadClusterState,
+  putReport,
+  readLease,
+  recordObservation,
+  recordVerdictTransition,
+  releaseLease,
+  saveClusterState,
+  type ClusterState,
+} from '../../functions/adapters/control-table.js';
+import { makeClients } from '../../functions/adapters/aws-clients.js';
+import { ControlItemCorruptError, ItemTooLargeError, LeaseBusyError, TableNotFoundError } from '../../functions/adapters/errors.js';
+import { createControlTable, startDynalite, type DynaliteHandle } from '../support/dynalite.js';
+
+let db: DynaliteHandle;
+const TABLE = 'vault-ha-control';
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+const MINUTE = 60_000;
+
+before(async () => {
+  db = await startDynalite();
+  await createControlTable(db.client, TABLE);
+});
+after(async () => {
+  await db.close();
+});
+
+let clusterNo = 0;
+const freshCluster = (): string => `c${++clusterNo}`;
+
+async function item(cluster: string, sk: string) {
+  const out = await db.client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `cluster#${cluster}` }, sk: { S: sk } }, ConsistentRead: true }));
+  return out.Item;
+}
+
+describe('leases', () => {
+  test('a free lease is acquired and recorded with its expiry', async () => {
+    const cluster = freshCluster();
+    const lease = await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-a', ttlMs: MINUTE, nowMs: T0, purpose: 'controller' });
+    assert.deepEqual(lease, { cluster, scope: 'controller', owner: 'run-a', acquiredAtMs: T0, expiresAtMs: T0 + MINUTE, purpose: 'controller' });
+    assert.deepEqual(await readLease(db.client, TABLE, { cluster, scope: 'controller' }), lease);
+    const stored = await item(cluster, 'lease#controller');
+    assert.ok(Number(stored?.['expiresAt']?.N) >= (T0 + MINUTE) / 1000, 'TTL attribute in seconds, not before the lease expires');
+    assert.ok(Number(stored?.['expiresAt']?.N) < (T0 + MINUTE) / 1000 + 7 * 24 * 3600, 'TTL attribute is seconds, not milliseconds');
+  });
+
+  test('a second owner gets LeaseBusyError carrying the current holder', async () => {
+    const cluster = freshCluster();
+    const held = await acquireLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-1', ttlMs: MINUTE, nowMs: T0, purpose: 'replace vault-a' });
+    await assert.rejects(
+      acquireLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-2', ttlMs: MINUTE, nowMs: T0 + 1000 }),
+      (e: unknown) => e instanceof LeaseBusyError && e.name === 'LeaseBusyError' && JSON.stringify(e.holder) === JSON.stringify(held),
+    );
+    assert.equal((await readLease(db.client, TABLE, { cluster, scope: 'operation' }))?.owner, 'exec-1');
+  });
+
+  test('an expired lease can be taken over by another owner', async () => {
+    const cluster = freshCluster();
+    await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-a', ttlMs: MINUTE, nowMs: T0 });
+    const taken = await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-b', ttlMs: MINUTE, nowMs: T0 + MINUTE + 1 });
+    assert.equal(taken.owner, 'run-b');
+    assert.equal((await readLease(db.client, TABLE, { cluster, scope: 'controller' }))?.owner, 'run-b');
+  });
+
+  test('a lease is not taken over at the very millisecond it expires', async () => {
+    const cluster = freshCluster();
+    await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-a', ttlMs: MINUTE, nowMs: T0 });
+    await assert.rejects(acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-b', ttlMs: MINUTE, nowMs: T0 + MINUTE }), LeaseBusyError);
+  });
+
+  test('the same owner re-acquires its unexpired lease, extending it', async () => {
+    const cluster = freshCluster();
+    await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-a', ttlMs: MINUTE, nowMs: T0 });
+    const renewed = await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-a', ttlMs: MINUTE, nowMs: T0 + 10_000 });
+    assert.equal(renewed.expiresAtMs, T0 + 10_000 + MINUTE);
+    assert.equal((await readLease(db.client, TABLE, { cluster, scope: 'controller' }))?.expiresAtMs, T0 + 10_000 + MINUTE);
+  });
+
+  test('scopes are independent: the controller lease does not block an operation lease', async () => {
+    const cluster = freshCluster();
+    await acquireLease(db.client, TABLE, { cluster, scope: 'controller', owner: 'run-a', ttlMs: MINUTE, nowMs: T0 });
+    const op = await acquireLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-1', ttlMs: MINUTE, nowMs: T0 });
+    assert.equal(op.owner, 'exec-1');
+  });
+
+  test('only the owner releases a lease; anyone else gets false and the lease stays', async () => {
+    const cluster = freshCluster();
+    await acquireLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-1', ttlMs: MINUTE, nowMs: T0 });
+    assert.equal(await releaseLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-2' }), false);
+    assert.equal((await readLease(db.client, TABLE, { cluster, scope: 'operation' }))?.owner, 'exec-1');
+    assert.equal(await releaseLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-1' }), true);
+    assert.equal(await readLease(db.client, TABLE, { cluster, scope: 'operation' }), undefined);
+  });
+
+  test('releasing an absent lease returns false', async () => {
+    assert.equal(await releaseLease(db.client, TABLE, { cluster: freshCluster(), scope: 'operation', owner: 'exec-1' }), false);
+  });
+
+  test('after a release another owner acquires at once', async () => {
+    const cluster = freshCluster();
+    await acquireLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-1', ttlMs: MINUTE, nowMs: T0 });
+    await releaseLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-1' });
+    const next = await acquireLease(db.client, TABLE, { cluster, scope: 'operation', owner: 'exec-2', ttlMs: MINUTE, nowMs: T0 + 1 });
+    assert.equal(next.owner, 'exec-2');
+  });
+
+  test('a missing control table is TableNotFoundError', async () => {
+    await assert.rejects(
+      acquireLease(db.client, 'no-such-table', { cluster: 'c', scope: 'controller', owner: 'o', ttlMs: MINUTE, nowMs: T0 }),
+      (e: unknown) => e instanceof TableNotFoundError && e.resource === 'no-such-table',
+    );
+  });
+});
+
+describe('cluster state', () => {
+  test('an absent state loads as empty defaults', async () => {
+    assert.deepEqual(await loadClusterState(db.client, TABLE, freshCluster()), { history: { ticks: [], failureCounts: {} }, goneSinceMs: {} });
+  });
+
+  test('a saved state loads back unchanged', async () => {
+    const cluster = freshCluster();
+    const state: ClusterState = {
+      history: {
+        ticks: [
+          { atMs: T0, verdict: 'healthy', activeInstanceId: 'i-0a', claimants: ['i-0a'], lockState: 'HELD', lockIdentity: 'id-1', lockExpiresAtNs: '1795000015123456789' },
+          { atMs: T0 + 5000, verdict: 'split-brain', claimants: ['i-0a', 'i-0b'] },
+        ],
+        failureCounts: { 'i-0c': 2 },
+      },
+      lastVerdict: 'split-brain',
+      lastVerdictSinceMs: T0 + 5000,
+      lastNotifiedVerdict: 'healthy',
+      goneSinceMs: { 'i-0d': T0 - MINUTE },
+    };
+    await saveClusterState(db.client, TABLE, cluster, state);
+    assert.deepEqual(await loadClusterState(db.client, TABLE, cluster), state);
+  });
+
+  test('a state item that is not valid JSON is ControlItemCorruptError', async () => {
+    const cluster = freshCluster();
+    await db.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `cluster#${cluster}` }, sk: { S: 'state' }, state: { S: '{not json' } } }));
+    await assert.rejects(loadClusterState(db.client, TABLE, cluster), ControlItemCorruptError);
+  });
+
+  test('a state too large for one DynamoDB item is refused before the call', async () => {
+    const cluster = freshCluster();
+    const ticks = Array.from({ length: 5000 }, (_, i) => ({ atMs: T0 + i, verdict: 'healthy' as const, claimants: ['i-0'.padEnd(80, 'x')] }));
+    await assert.rejects(saveClusterState(db.client, TABLE, cluster, { history: { ticks, failureCounts: {} }, goneSinceMs: {} }), ItemTooLargeError);
+    assert.equal(await item(cluster, 'state'), undefined);
+  });
+});
+
+describe('observations, verdict transitions and reports', () => {
+  test('an observation is stored under obs#<ISO time> with expiresAt in Unix seconds', async () => {
+    const cluster = freshCluster();
+    await recordObservation(db.client, TABLE, cluster, T0, { verdict: 'healthy', nodes: 3 }, 3600);
+    const stored = await item(cluster, 'obs#2026-11-22T10:00:00.000Z');
+    assert.ok(stored);
+    assert.equal(Number(stored['expiresAt']?.N), T0 / 1000 + 3600);
+    assert.deepEqual(JSON.parse(stored['observation']?.S ?? ''), { verdict: 'healthy', nodes: 3 });
+  });
+
+  test('a verdict transition is stored under verdict#<ISO time> and kept 90 days', async () => {
+    const cluster = freshCluster();
+    await recordVerdictTransition(db.client, TABLE, cluster, { atMs: T0, from: 'healthy', to: 'split-brain', reasons: ['i-0a and i-0b claim active'] });
+    const stored = await item(cluster, 'verdict#2026-11-22T10:00:00.000Z');
+    assert.equal(stored?.['from']?.S, 'healthy');
+    assert.equal(stored?.['to']?.S, 'split-brain');
+    assert.deepEqual(stored?.['reasons']?.L?.map((r) => r.S), ['i-0a and i-0b claim active']);
+    assert.equal(Number(stored?.['expiresAt']?.N), T0 / 1000 + 90 * 24 * 3600);
+  });
+
+  test('the history of one cluster is queryable in time order by sort key prefix', async () => {
+    const cluster = freshCluster();
+    for (const [i, to] of (['no-leader', 'healthy', 'flapping'] as const).entries()) {
+      await recordVerdictTransition(db.client, TABLE, cluster, { atMs: T0 + (2 - i) * MINUTE, from: undefined, to, reasons: [] });
+    }
+    const out = await db.client.send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':pk': { S: `cluster#${cluster}` }, ':p': { S: 'verdict#' } },
+      }),
+    );
+    assert.deepEqual(out.Items?.map((i) => i['to']?.S), ['flapping', 'healthy', 'no-leader']);
+  });
+
+  test('a report is stored per kind and id and read back', async () => {
+    const cluster = freshCluster();
+    const report = { result: 'succeeded', timeline: [{ at: '2026-11-22T10:00:00.000Z', phase: 'lease' }] };
+    await putReport(db.client, TABLE, cluster, 'drill', 'exec-7', report, 3600, T0);
+    assert.deepEqual(await getReport(db.client, TABLE, cluster, 'drill', 'exec-7'), report);
+    assert.equal(await getReport(db.client, TABLE, cluster, 'replace', 'exec-7'), undefined);
+    assert.equal(Number((await item(cluster, 'report#drill#exec-7'))?.['expiresAt']?.N), T0 / 1000 + 3600);
+  });
+});
+
+describe('makeClients', () => {
+  test('reaches DynamoDB through the standard AWS_ENDPOINT_URL_DYNAMODB variable', async () => {
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = db.endpoint;
+    process.env['AWS_REGION'] = 'us-east-1';
+    process.env['AWS_ACCESS_KEY_ID'] = 'x';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'x';
+    const { ddb } = makeClients();
+    try {
+      const out = await ddb.send(new ListTablesCommand({}));
+      assert.ok(out.TableNames?.includes(TABLE));
+    } finally {
+      ddb.destroy();
+    }
+  });
+});

@@ -1,0 +1,141 @@
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  ElasticLoadBalancingV2ServiceException,
+  InvalidTargetException,
+  RegisterTargetsCommand,
+  TargetGroupNotFoundException,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { applyPlan, describeTargets } from '../../../functions/adapters/target-group.js';
+import { AwsTransientError, TargetGroupNotFoundError } from '../../../functions/adapters/errors.js';
+
+const TG = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/vault/0123456789abcdef';
+const PORT = 8200;
+
+const elbMock = mockClient(ElasticLoadBalancingV2Client);
+let elb: ElasticLoadBalancingV2Client;
+
+beforeEach(() => {
+  elbMock.reset();
+  elb = new ElasticLoadBalancingV2Client({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+});
+afterEach(() => elb.destroy());
+
+const ids = (n: number, prefix = 'i-0'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(16, '0')}`);
+const meta = { httpStatusCode: 400 };
+
+describe('describeTargets', () => {
+  test('maps each target health description to a target view', async () => {
+    elbMock.on(DescribeTargetHealthCommand).resolves({
+      TargetHealthDescriptions: [
+        { Target: { Id: 'i-0b', Port: PORT }, HealthCheckPort: '8200', TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [429]' } },
+        { Target: { Id: 'i-0a', Port: PORT }, HealthCheckPort: '8200', TargetHealth: { State: 'healthy' } },
+        { Target: { Id: 'i-0c', Port: PORT }, HealthCheckPort: '8200', TargetHealth: { State: 'draining', Reason: 'Target.DeregistrationInProgress', Description: 'Target deregistration is in progress' } },
+      ],
+    });
+    const views = await describeTargets(elb, TG);
+    assert.deepEqual(elbMock.commandCalls(DescribeTargetHealthCommand)[0]?.args[0].input, { TargetGroupArn: TG });
+    assert.deepEqual(views, [
+      { instanceId: 'i-0a', port: PORT, state: 'healthy' },
+      { instanceId: 'i-0b', port: PORT, state: 'unhealthy', reason: 'Target.ResponseCodeMismatch', description: 'Health checks failed with these codes: [429]' },
+      { instanceId: 'i-0c', port: PORT, state: 'draining', reason: 'Target.DeregistrationInProgress', description: 'Target deregistration is in progress' },
+    ]);
+  });
+
+  test('a target without a health record is unavailable, never healthy', async () => {
+    elbMock.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ Target: { Id: 'i-0a', Port: PORT } }] });
+    const [view] = await describeTargets(elb, TG);
+    assert.equal(view?.state, 'unavailable');
+  });
+
+  test('an empty target group gives no views', async () => {
+    elbMock.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [] });
+    assert.deepEqual(await describeTargets(elb, TG), []);
+  });
+
+  test('a missing target group is TargetGroupNotFoundError', async () => {
+    elbMock.on(DescribeTargetHealthCommand).rejects(new TargetGroupNotFoundException({ $metadata: meta, message: 'One or more target groups not found' }));
+    await assert.rejects(describeTargets(elb, TG), (e: unknown) => e instanceof TargetGroupNotFoundError && e.resource === TG);
+  });
+});
+
+describe('applyPlan', () => {
+  test('an empty plan makes no call', async () => {
+    const out = await applyPlan(elb, TG, PORT, { register: [], deregister: [] });
+    assert.equal(elbMock.calls().length, 0);
+    assert.deepEqual(out, { registered: [], deregistered: [] });
+  });
+
+  test('deregisters before it registers', async () => {
+    const order: string[] = [];
+    elbMock.on(DeregisterTargetsCommand).callsFake(() => (order.push('deregister'), {}));
+    elbMock.on(RegisterTargetsCommand).callsFake(() => (order.push('register'), {}));
+    await applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'] });
+    assert.deepEqual(order, ['deregister', 'register']);
+  });
+
+  test('sends instance targets with the given port to the given target group', async () => {
+    elbMock.on(DeregisterTargetsCommand).resolves({});
+    elbMock.on(RegisterTargetsCommand).resolves({});
+    const out = await applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'] });
+    assert.deepEqual(elbMock.commandCalls(RegisterTargetsCommand)[0]?.args[0].input, { TargetGroupArn: TG, Targets: [{ Id: 'i-0new', Port: PORT }] });
+    assert.deepEqual(elbMock.commandCalls(DeregisterTargetsCommand)[0]?.args[0].input, { TargetGroupArn: TG, Targets: [{ Id: 'i-0old', Port: PORT }] });
+    assert.deepEqual(out, { registered: ['i-0new'], deregistered: ['i-0old'] });
+  });
+
+  test('a failed deregister leaves registration untouched', async () => {
+    elbMock.on(DeregisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'Throttling', $fault: 'client', $metadata: meta, message: 'Rate exceeded' }));
+    elbMock.on(RegisterTargetsCommand).resolves({});
+    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'] }), (e: unknown) => e instanceof AwsTransientError);
+    assert.equal(elbMock.commandCalls(RegisterTargetsCommand).length, 0);
+  });
+
+  const chunkRows = [
+    { behaviour: 'registers 450 targets in 3 calls of at most 200', command: RegisterTargetsCommand, plan: { register: ids(450), deregister: [] } },
+    { behaviour: 'deregisters 450 targets in 3 calls of at most 200', command: DeregisterTargetsCommand, plan: { register: [], deregister: ids(450) } },
+  ] as const;
+  for (const row of chunkRows) {
+    test(row.behaviour, async () => {
+      elbMock.on(RegisterTargetsCommand).resolves({});
+      elbMock.on(DeregisterTargetsCommand).resolves({});
+      const out = await applyPlan(elb, TG, PORT, { register: [...row.plan.register], deregister: [...row.plan.deregister] });
+      const calls = elbMock.commandCalls(row.command as typeof RegisterTargetsCommand);
+      const sizes = calls.map((c) => c.args[0].input.Targets?.length ?? 0);
+      assert.equal(calls.length, 3);
+      assert.ok(sizes.every((s) => s <= 200), `sizes ${sizes.join(',')}`);
+      const sent = calls.flatMap((c) => (c.args[0].input.Targets ?? []).map((t) => t.Id));
+      const expected = [...row.plan.register, ...row.plan.deregister];
+      assert.deepEqual(sent, expected, 'every target sent exactly once, in order');
+      assert.deepEqual([...out.registered, ...out.deregistered], expected);
+    });
+  }
+
+  test('deregistering a target whose instance is gone (InvalidTarget) counts as done', async () => {
+    elbMock.on(DeregisterTargetsCommand).rejects(new InvalidTargetException({ $metadata: meta, message: 'Target i-0gone is not a valid instance' }));
+    const out = await applyPlan(elb, TG, PORT, { register: [], deregister: ['i-0gone'] });
+    assert.deepEqual(out.deregistered, ['i-0gone']);
+    assert.equal(elbMock.commandCalls(DeregisterTargetsCommand).length, 1);
+  });
+
+  test('InvalidTarget in a batch retries one by one so live targets are still removed', async () => {
+    elbMock.on(DeregisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
+      if (input.Targets?.some((t) => t.Id === 'i-0gone')) {
+        throw new InvalidTargetException({ $metadata: meta, message: 'Target i-0gone is not a valid instance' });
+      }
+      return {};
+    });
+    const out = await applyPlan(elb, TG, PORT, { register: [], deregister: ['i-0live', 'i-0gone'] });
+    const single = elbMock.commandCalls(DeregisterTargetsCommand).slice(1).map((c) => c.args[0].input.Targets?.map((t) => t.Id));
+    assert.deepEqual(single, [['i-0live'], ['i-0gone']]);
+    assert.deepEqual(out.deregistered, ['i-0live', 'i-0gone']);
+  });
+
+  test('a missing target group on register is TargetGroupNotFoundError', async () => {
+    elbMock.on(RegisterTargetsCommand).rejects(new TargetGroupNotFoundException({ $metadata: meta, message: 'One or more target groups not found' }));
+    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0a'], deregister: [] }), (e: unknown) => e instanceof TargetGroupNotFoundError);
+  });
+});
