@@ -35,15 +35,25 @@ function clientConfig(): { maxAttempts?: number } {
   return process.env['AWS_MAX_ATTEMPTS'] ? {} : { maxAttempts: DEFAULT_MAX_ATTEMPTS };
 }
 
-export function makeClients(): AwsClients {
-  if (cached) return cached;
+/** Fresh clients reading the environment now (the sandbox and tests change endpoints between runs). */
+export function createClients(): AwsClients {
   const cfg = clientConfig();
-  cached = {
+  return {
     ec2: new EC2Client(cfg),
     elbv2: new ElasticLoadBalancingV2Client(cfg),
     ddb: new DynamoDBClient(cfg),
     ssm: new SSMClient(cfg),
     sns: new SNSClient(cfg),
   };
+}
+
+/** The per-container clients used by the Lambda handlers. */
+export function makeClients(): AwsClients {
+  cached ??= createClients();
   return cached;
+}
+
+/** Closes every client's sockets (containers never need it; in-process runs do). */
+export function destroyClients(clients: AwsClients): void {
+  for (const c of Object.values(clients)) c.destroy();
 }

@@ -47,8 +47,16 @@ export async function startDynalite(): Promise<DynaliteHandle> {
       // The SDK keeps sockets alive; destroy the client and drop open
       // connections first, or server.close waits for idle sockets to time out.
       client.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((err?: Error) => (err ? reject(err) : resolve())));
+      // Let requests already inside dynalite finish: closing the store under
+      // them makes dynalite throw "Database is closed" asynchronously.
+      const serverClosed = new Promise<void>((resolve, reject) => server.close((err?: Error) => (err ? reject(err) : resolve())));
+      server.closeIdleConnections();
+      const forced = setTimeout(() => server.closeAllConnections(), 2_000);
+      try {
+        await serverClosed;
+      } finally {
+        clearTimeout(forced);
+      }
     },
   };
 }

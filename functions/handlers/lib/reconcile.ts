@@ -1,0 +1,279 @@
+/**
+ * The imperative shell of one controller tick for one cluster:
+ * snapshot → assess → plan → guard → apply → report (STYLE.md, DESIGN §2).
+ * Every decision is made by functions/core; this file only gathers the world,
+ * calls the core, applies the plan and records what happened.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { ClusterConfig, Config } from '../../config/schema.js';
+import type {
+  ClusterHistory,
+  LockItemRead,
+  Member,
+  NodeHealth,
+  ProbeResult,
+  RegistrationPlan,
+  SplitBrainVerdict,
+  TargetView,
+  VerdictKind,
+} from '../../core/types.js';
+import { classifyHealth } from '../../core/classify.js';
+import { observeLock } from '../../core/lock.js';
+import { assessLeadership } from '../../core/assess.js';
+import { planRegistrations } from '../../core/plan.js';
+import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/history.js';
+import { discoverMembers } from '../../adapters/ec2-fleet.js';
+import { applyPlan, describeTargets } from '../../adapters/target-group.js';
+import { breakLock, readLock } from '../../adapters/lock-reader.js';
+import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
+import { notify } from '../../adapters/notifier.js';
+import { formatMetrics } from '../../adapters/metrics.js';
+import { probeMembers } from '../../adapters/vault-probe.js';
+import type { Logger } from './logger.js';
+
+export interface ControllerDeps {
+  ec2: EC2Client;
+  elbv2: ElasticLoadBalancingV2Client;
+  ddb: DynamoDBClient;
+  sns: SNSClient;
+  probe: (members: Member[], cluster: ClusterConfig) => Promise<Map<string, ProbeResult>>;
+  now: () => number;
+  logger: Logger;
+  topicArn: string | undefined;
+}
+
+export const defaultProbe = (members: Member[], cluster: ClusterConfig): Promise<Map<string, ProbeResult>> =>
+  probeMembers(members, {
+    timeoutMs: cluster.vault.probeTimeoutMs,
+    maxResponseBytes: cluster.vault.maxResponseBytes,
+    ...(cluster.vault.caBundle ? { caBundle: cluster.vault.caBundle } : {}),
+  });
+
+/** The per-cluster part of the controller report (DESIGN §4.3). */
+export interface ClusterReport {
+  name: string;
+  verdict: { kind: VerdictKind; reasons: string[]; legitimateActive?: string };
+  nodes: Array<{ instanceId: string; address: string | undefined; class: NodeHealth['class']; instanceState: string }>;
+  plan: { register: string[]; deregister: string[] };
+  applied: boolean;
+  outcome: string;
+  dryRun: boolean;
+  held: Array<{ instanceId: string; reason: string }>;
+  alarms: string[];
+  lock: { state: string; identity?: string; remainingMs?: number };
+  fencing?: { action: 'break-lock'; result: 'deleted' | 'changed' | 'skipped'; reason: string };
+  tickDurationMs: number;
+  error?: string;
+}
+
+/** What survives between ticks of one invocation (reloaded from the control table on the next one). */
+export interface ClusterRunState {
+  history: ClusterHistory;
+  lastVerdict?: VerdictKind;
+  lastVerdictSinceMs?: number;
+  lastNotifiedVerdict?: VerdictKind;
+  goneSinceMs: Record<string, number>;
+}
+
+const OBSERVATION_TTL_SECONDS = 3 * 24 * 3600;
+
+export async function loadRunState(deps: ControllerDeps, config: Config, cluster: ClusterConfig): Promise<ClusterRunState> {
+  return loadClusterState(deps.ddb, config.controlTable, cluster.name);
+}
+
+export async function reconcileTick(
+  deps: ControllerDeps,
+  config: Config,
+  cluster: ClusterConfig,
+  state: ClusterRunState,
+): Promise<{ report: ClusterReport; state: ClusterRunState }> {
+  const started = deps.now();
+  const policy = cluster.policy;
+
+  // --- snapshot: read the world once (members, targets, probes, lock) ---
+  const [members, targets] = await Promise.all([
+    discoverMembers(deps.ec2, cluster),
+    describeTargets(deps.elbv2, cluster.loadBalancer.targetGroupArn),
+  ]);
+  const [probes, lockRead] = await Promise.all([
+    deps.probe(members, cluster),
+    cluster.haLock.type === 'dynamodb'
+      ? readLock(deps.ddb, cluster.haLock.table)
+      : Promise.resolve<LockItemRead>({ type: 'raft' }),
+  ]);
+  const nowMs = deps.now();
+
+  // --- assess ---
+  const nodes = members.map((member) => {
+    const probe = probes.get(member.instanceId);
+    return classifyHealth(probe ? { member, probe } : { member });
+  });
+  const failureCounts = updateFailureCounts(state.history.failureCounts, nodes);
+  const lock = observeLock(lockRead, nowMs, cluster.haLock.type === 'dynamodb' ? cluster.haLock.skewToleranceMs : 0);
+  const verdict: SplitBrainVerdict = assessLeadership({
+    nodes,
+    lock,
+    history: state.history,
+    haType: cluster.haLock.type,
+    nowMs,
+    policy: {
+      breakLockAfterTicks: policy.breakLockAfterTicks,
+      flappingChanges: policy.flappingChanges,
+      flappingWindowTicks: policy.flappingWindowTicks,
+    },
+  });
+
+  // --- plan (guards live in the planner) ---
+  const plan: RegistrationPlan = planRegistrations({
+    nodes,
+    verdict,
+    targets,
+    failureCounts,
+    policy: { routing: cluster.loadBalancer.routing, unhealthyThreshold: policy.unhealthyThreshold, dryRun: policy.dryRun, fencing: policy.fencing },
+  });
+
+  // --- apply ---
+  let applied = false;
+  let outcome = plan.outcome;
+  const register = plan.register.map((c) => c.instanceId);
+  const deregister = plan.deregister.map((c) => c.instanceId);
+  if (!policy.dryRun && !plan.frozen && (register.length > 0 || deregister.length > 0)) {
+    await applyPlan(deps.elbv2, cluster.loadBalancer.targetGroupArn, cluster.loadBalancer.targetPort ?? cluster.vault.port, {
+      register,
+      deregister,
+    });
+    applied = true;
+  }
+
+  let fencing: ClusterReport['fencing'];
+  if (verdict.fencing && cluster.haLock.type === 'dynamodb') {
+    if (policy.fencing === 'break-lock' && !policy.dryRun) {
+      // Conditional on the exact Identity and Expires observed this tick: if the
+      // holder renewed in between (it is alive after all) the delete is refused.
+      const result = await breakLock(deps.ddb, cluster.haLock.table, {
+        identity: verdict.fencing.identity,
+        expiresAtNs: verdict.fencing.expiresAtNs,
+      });
+      fencing = { action: 'break-lock', result, reason: verdict.fencing.reason };
+      applied = applied || result === 'deleted';
+      outcome +=
+        result === 'deleted'
+          ? `; broke the zombie lock (Identity ${verdict.fencing.identity}) so a standby can take over`
+          : '; lock changed since it was observed, nothing broken';
+    } else {
+      fencing = {
+        action: 'break-lock',
+        result: 'skipped',
+        reason: policy.dryRun ? 'dry run' : `policy.fencing is "${policy.fencing}", not "break-lock"`,
+      };
+    }
+  }
+
+  // --- record ---
+  const memory = tickMemoryOf(verdict, nowMs);
+  const history = rememberTick({ ticks: state.history.ticks, failureCounts }, memory);
+  const next: ClusterRunState = {
+    ...state,
+    history,
+    lastVerdict: verdict.kind,
+    lastVerdictSinceMs: state.lastVerdict === verdict.kind ? (state.lastVerdictSinceMs ?? nowMs) : nowMs,
+  };
+  if (state.lastVerdict !== undefined && state.lastVerdict !== verdict.kind) {
+    await recordVerdictTransition(deps.ddb, config.controlTable, cluster.name, {
+      atMs: nowMs,
+      from: state.lastVerdict,
+      to: verdict.kind,
+      reasons: verdict.reasons,
+    });
+  }
+  if (state.lastNotifiedVerdict !== verdict.kind && (state.lastNotifiedVerdict !== undefined || verdict.kind !== 'healthy')) {
+    const sent = await notify(deps.sns, deps.topicArn, {
+      cluster: cluster.name,
+      subject: `Vault ${cluster.name}: ${verdict.kind}`,
+      body: { cluster: cluster.name, from: state.lastNotifiedVerdict ?? null, to: verdict.kind, reasons: verdict.reasons, outcome },
+    });
+    if (sent || deps.topicArn === undefined) next.lastNotifiedVerdict = verdict.kind;
+  }
+
+  const tickDurationMs = deps.now() - started;
+  const report: ClusterReport = {
+    name: cluster.name,
+    verdict: {
+      kind: verdict.kind,
+      reasons: verdict.reasons,
+      ...(verdict.legitimateActive ? { legitimateActive: verdict.legitimateActive } : {}),
+    },
+    nodes: nodes.map((n) => ({ instanceId: n.instanceId, address: n.address, class: n.class, instanceState: n.instanceState })),
+    plan: { register, deregister },
+    applied,
+    outcome,
+    dryRun: policy.dryRun,
+    held: plan.held.map((h) => ({ instanceId: h.instanceId, reason: h.reason })),
+    alarms: plan.alarms,
+    lock: { state: lock.state, ...(lock.identity ? { identity: lock.identity } : {}), ...(lock.remainingMs !== undefined ? { remainingMs: lock.remainingMs } : {}) },
+    ...(fencing ? { fencing } : {}),
+    tickDurationMs,
+  };
+
+  await saveClusterState(deps.ddb, config.controlTable, cluster.name, next);
+  await recordObservation(deps.ddb, config.controlTable, cluster.name, nowMs, report, OBSERVATION_TTL_SECONDS);
+
+  const counts: Partial<Record<NodeHealth['class'], number>> = {};
+  for (const n of nodes) counts[n.class] = (counts[n.class] ?? 0) + 1;
+  const latencies = nodes.map((n) => n.healthLatencyMs).filter((l): l is number => typeof l === 'number');
+  const registeredAfter = countRegisteredAfter(targets, register, deregister, applied);
+  deps.logger.raw(
+    formatMetrics({
+      cluster: cluster.name,
+      verdict: verdict.kind,
+      counts,
+      registeredTargets: registeredAfter,
+      changes: applied ? register.length + deregister.length : 0,
+      tickDurationMs,
+      ...(latencies.length ? { probeLatencyMs: Math.max(...latencies) } : {}),
+      probeBlind: verdict.kind === 'probe-blind',
+      nonHealthy: verdict.kind !== 'healthy',
+      timestampMs: nowMs,
+    }),
+  );
+  deps.logger.log(verdict.kind === 'healthy' ? 'info' : 'warn', outcome, {
+    cluster: cluster.name,
+    verdict: verdict.kind,
+    reasons: verdict.reasons,
+    register,
+    deregister,
+    applied,
+  });
+  return { report, state: next };
+}
+
+function countRegisteredAfter(targets: TargetView[], register: string[], deregister: string[], applied: boolean): number {
+  const ids = new Set(targets.filter((t) => t.state !== 'draining').map((t) => t.instanceId));
+  if (applied) {
+    for (const id of deregister) ids.delete(id);
+    for (const id of register) ids.add(id);
+  }
+  return ids.size;
+}
+
+/** A tick that could not observe the world (an AWS call failed): nothing is changed. */
+export function failedTickReport(cluster: ClusterConfig, err: unknown, tickDurationMs: number): ClusterReport {
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return {
+    name: cluster.name,
+    verdict: { kind: 'probe-blind', reasons: [`the controller could not observe the cluster: ${message}`] },
+    nodes: [],
+    plan: { register: [], deregister: [] },
+    applied: false,
+    outcome: `not reconciled: ${message}; nothing changed`,
+    dryRun: cluster.policy.dryRun,
+    held: [],
+    alarms: [`observation failed: ${message}`],
+    lock: { state: 'UNREADABLE' },
+    tickDurationMs,
+    error: message,
+  };
+}

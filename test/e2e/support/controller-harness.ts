@@ -1,0 +1,239 @@
+/**
+ * End-to-end harness for the controller: the real middy handler, simulated
+ * Vault nodes over real HTTP taking the real DynamoDB HA lock in dynalite,
+ * EC2/ELBv2/SNS mocked with aws-sdk-client-mock (a small stateful target
+ * group whose health check is the ALB's: matcher 200 on /v1/sys/health).
+ */
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+  type TargetHealthDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { Context } from 'aws-lambda';
+import { createControlTable, createVaultLockTable, startDynalite, type DynaliteHandle } from '../../support/dynalite.js';
+import { createSimCluster, scaledTimings, type SimCluster } from '../../../sandbox/sim/index.js';
+import type { SimulatedVaultNode } from '../../../sandbox/sim/index.js';
+import { createControllerHandler, type ControllerReport } from '../../../functions/handlers/controller.js';
+import { silentLogger } from '../../../functions/handlers/lib/logger.js';
+import { createClients, destroyClients, type AwsClients } from '../../../functions/adapters/aws-clients.js';
+import { defaultProbe } from '../../../functions/handlers/lib/reconcile.js';
+
+export const TG_ARN = 'arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/vault-e2e/0123456789abcdef';
+export const LOCK_TABLE = 'vault-data';
+export const CONTROL_TABLE = 'vault-ha-control';
+export const TOPIC_ARN = 'arn:aws:sns:us-east-1:111122223333:vault-ha-e2e';
+
+export interface FleetInstance {
+  instanceId: string;
+  node: SimulatedVaultNode;
+  state: 'running' | 'stopped' | 'terminated';
+}
+
+export interface HarnessOptions {
+  routing?: 'active-only' | 'all-unsealed';
+  fencing?: 'none' | 'deregister' | 'break-lock';
+  dryRun?: boolean;
+  unhealthyThreshold?: number;
+  breakLockAfterTicks?: number;
+  /** Lock timings scale factor (0.05 → 750 ms TTL, 250 ms renewals). */
+  timeScale?: number;
+}
+
+/** One sample per tick: what the target group held after the tick, and what each node said. */
+export interface TickSample {
+  report: ControllerReport;
+  registered: string[];
+  /** Registered instances whose node claimed active right after the tick. */
+  registeredClaimants: string[];
+}
+
+export class ControllerHarness {
+  readonly ec2 = mockClient(EC2Client);
+  readonly elb = mockClient(ElasticLoadBalancingV2Client);
+  readonly sns = mockClient(SNSClient);
+  readonly registered = new Set<string>();
+  readonly samples: TickSample[] = [];
+  fleet: FleetInstance[] = [];
+  private ddb!: DynaliteHandle;
+  private cluster!: SimCluster;
+  private requestSeq = 0;
+  private clients: AwsClients | undefined;
+  readonly handler = createControllerHandler(() => {
+    this.clients = createClients();
+    return { ...this.clients, probe: defaultProbe, now: Date.now, logger: silentLogger };
+  });
+
+  constructor(readonly opts: HarnessOptions = {}) {}
+
+  async start(): Promise<void> {
+    this.ddb = await startDynalite();
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = this.ddb.endpoint;
+    await createVaultLockTable(this.ddb.client, LOCK_TABLE);
+    await createControlTable(this.ddb.client, CONTROL_TABLE);
+    this.cluster = await createSimCluster({
+      count: 3,
+      ha: 'dynamodb',
+      ddb: { client: this.ddb.client, table: LOCK_TABLE },
+      timings: scaledTimings(this.opts.timeScale ?? 0.05),
+      rootToken: 'e2e-root',
+    });
+    this.fleet = this.cluster.nodes.map((node, i) => ({
+      instanceId: `i-0e2e00000000000${i}`,
+      node,
+      state: 'running' as const,
+    }));
+    this.installMocks();
+    this.setConfig({});
+  }
+
+  async stop(): Promise<void> {
+    if (this.clients) destroyClients(this.clients);
+    await this.cluster?.stop();
+    await this.ddb?.close();
+    this.ec2.restore();
+    this.elb.restore();
+    this.sns.restore();
+    delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    delete process.env.VAULT_HA_CONFIG;
+  }
+
+  config(overrides: HarnessOptions = {}): Record<string, unknown> {
+    const o = { ...this.opts, ...overrides };
+    return {
+      controlTable: CONTROL_TABLE,
+      notifications: { topicArn: TOPIC_ARN },
+      clusters: [
+        {
+          name: 'e2e',
+          discovery: { tagKey: 'vault-cluster', tagValue: 'e2e' },
+          vault: { scheme: 'http', port: 8200, address: { tag: 'vault-url' }, probeTimeoutMs: 300 },
+          loadBalancer: { targetGroupArn: TG_ARN, routing: o.routing ?? 'active-only' },
+          haLock: { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: 100 },
+          policy: {
+            dryRun: o.dryRun ?? false,
+            probeIntervalSeconds: 1,
+            unhealthyThreshold: o.unhealthyThreshold ?? 2,
+            fencing: o.fencing ?? 'deregister',
+            breakLockAfterTicks: o.breakLockAfterTicks ?? 3,
+          },
+        },
+      ],
+    };
+  }
+
+  setConfig(overrides: HarnessOptions): void {
+    process.env.VAULT_HA_CONFIG = JSON.stringify(this.config(overrides));
+  }
+
+  node(instanceId: string): SimulatedVaultNode {
+    const f = this.fleet.find((x) => x.instanceId === instanceId);
+    if (!f) throw new Error(`no instance ${instanceId}`);
+    return f.node;
+  }
+
+  activeInstances(): string[] {
+    return this.fleet.filter((f) => f.state === 'running' && f.node.status().running && f.node.isActive()).map((f) => f.instanceId);
+  }
+
+  /** Lock holder according to the nodes themselves. */
+  lockHolder(): string | undefined {
+    return this.fleet.find((f) => f.node.status().holdsLeadership)?.instanceId;
+  }
+
+  /** One invocation with little time left runs exactly one tick. */
+  async tick(): Promise<ControllerReport> {
+    const context = {
+      awsRequestId: `req-${++this.requestSeq}`,
+      getRemainingTimeInMillis: () => 1_000,
+      functionName: 'controller',
+    } as unknown as Context;
+    const report = (await this.handler({}, context)) as ControllerReport;
+    const registered = [...this.registered].sort();
+    this.samples.push({
+      report,
+      registered,
+      registeredClaimants: registered.filter((id) => this.activeInstances().includes(id)),
+    });
+    return report;
+  }
+
+  /** Ticks (bounded) until `done` holds after a tick; returns the reports seen. */
+  async tickUntil(done: (r: ControllerReport) => boolean, opts: { maxTicks: number; pauseMs?: number }): Promise<ControllerReport[]> {
+    const seen: ControllerReport[] = [];
+    for (let i = 0; i < opts.maxTicks; i++) {
+      const r = await this.tick();
+      seen.push(r);
+      if (done(r)) return seen;
+      await new Promise((res) => setTimeout(res, opts.pauseMs ?? 100));
+    }
+    const last = seen.at(-1)?.clusters[0];
+    throw new Error(`condition not reached after ${opts.maxTicks} ticks; last: ${last?.verdict.kind} / ${last?.outcome}`);
+  }
+
+  registerCalls(): string[][] {
+    return this.elb.commandCalls(RegisterTargetsCommand).map((c) => (c.args[0].input.Targets ?? []).map((t) => t.Id!));
+  }
+
+  deregisterCalls(): string[][] {
+    return this.elb.commandCalls(DeregisterTargetsCommand).map((c) => (c.args[0].input.Targets ?? []).map((t) => t.Id!));
+  }
+
+  private installMocks(): void {
+    this.ec2.on(DescribeInstancesCommand).callsFake(() => ({
+      Reservations: [{ Instances: this.fleet.map((f) => this.toInstance(f)) }],
+    }));
+    this.elb.on(DescribeTargetHealthCommand).callsFake(async () => ({
+      TargetHealthDescriptions: await Promise.all([...this.registered].sort().map((id) => this.targetHealth(id))),
+    }));
+    this.elb.on(RegisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
+      for (const t of input.Targets ?? []) this.registered.add(t.Id!);
+      return {};
+    });
+    this.elb.on(DeregisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
+      for (const t of input.Targets ?? []) this.registered.delete(t.Id!);
+      return {};
+    });
+    this.sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  }
+
+  private toInstance(f: FleetInstance): Instance {
+    const codes = { running: 16, stopped: 80, terminated: 48 } as const;
+    const url = f.node.status().url ?? f.node.apiAddr();
+    return {
+      InstanceId: f.instanceId,
+      State: { Name: f.state, Code: codes[f.state] },
+      PrivateIpAddress: '127.0.0.1',
+      Placement: { AvailabilityZone: 'us-east-1a' },
+      Tags: [
+        { Key: 'vault-cluster', Value: 'e2e' },
+        { Key: 'vault-slot', Value: f.node.status().name },
+        { Key: 'vault-url', Value: url },
+      ],
+    };
+  }
+
+  /** The ALB's own view: matcher 200 on /v1/sys/health. */
+  private async targetHealth(id: string): Promise<TargetHealthDescription> {
+    const f = this.fleet.find((x) => x.instanceId === id);
+    if (!f || f.state !== 'running') {
+      return { Target: { Id: id, Port: 8200 }, TargetHealth: { State: 'unused', Reason: 'Target.InvalidState' } };
+    }
+    const s = f.node.status();
+    const healthy = s.running && s.clientPartition === 'none' && s.isActive;
+    return {
+      Target: { Id: id, Port: 8200 },
+      TargetHealth: healthy
+        ? { State: 'healthy' }
+        : { State: 'unhealthy', Reason: s.running && s.clientPartition === 'none' ? 'Target.ResponseCodeMismatch' : 'Target.Timeout' },
+    };
+  }
+}
