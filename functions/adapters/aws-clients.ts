@@ -13,6 +13,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { SFNClient } from '@aws-sdk/client-sfn';
 
 export interface AwsClients {
   ec2: EC2Client;
@@ -20,6 +21,7 @@ export interface AwsClients {
   ddb: DynamoDBClient;
   ssm: SSMClient;
   sns: SNSClient;
+  sfn: SFNClient;
 }
 
 /**
@@ -44,6 +46,7 @@ export function createClients(): AwsClients {
     ddb: new DynamoDBClient(cfg),
     ssm: new SSMClient(cfg),
     sns: new SNSClient(cfg),
+    sfn: new SFNClient(cfg),
   };
 }
 

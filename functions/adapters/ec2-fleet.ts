@@ -2,7 +2,8 @@
  * Fleet discovery: the cluster's members are the EC2 instances carrying the
  * discovery tag. Reports what EC2 says; decides nothing.
  */
-import { DescribeInstancesCommand, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeInstanceStatusCommand, DescribeInstancesCommand, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import type { StatusCheck } from '../core/auto-replace.js';
 import type { ClusterConfig, VaultConfig } from '../config/schema.js';
 import type { InstanceState, Member } from '../core/types.js';
 import { AwsCallError, toAdapterError } from './errors.js';
@@ -112,4 +113,33 @@ export function normaliseBaseUrl(raw: string): string | undefined {
   if (url.username || url.password || url.search || url.hash || !url.hostname) return undefined;
   const path = url.pathname.replace(/\/+$/, '');
   return `${url.protocol}//${url.host}${path}`;
+}
+
+/**
+ * EC2 status checks for the given instances (DescribeInstanceStatus). Worst of
+ * the system and instance checks; instances EC2 does not report are absent.
+ */
+export async function describeStatusChecks(ec2: EC2Client, instanceIds: string[]): Promise<Record<string, StatusCheck>> {
+  const out: Record<string, StatusCheck> = {};
+  if (instanceIds.length === 0) return out;
+  const rank: Record<StatusCheck, number> = { ok: 0, 'not-applicable': 0, initializing: 1, 'insufficient-data': 2, impaired: 3 };
+  let nextToken: string | undefined;
+  for (let page = 0; page < MAX_DESCRIBE_PAGES; page++) {
+    let res;
+    try {
+      res = await ec2.send(
+        new DescribeInstanceStatusCommand({ InstanceIds: instanceIds, IncludeAllInstances: true, ...(nextToken ? { NextToken: nextToken } : {}) }),
+      );
+    } catch (err) {
+      throw toAdapterError(err, instanceIds.join(','));
+    }
+    for (const s of res.InstanceStatuses ?? []) {
+      if (!s.InstanceId) continue;
+      const statuses = [s.SystemStatus?.Status, s.InstanceStatus?.Status].map((v) => (v ?? 'not-applicable') as StatusCheck);
+      out[s.InstanceId] = statuses.reduce((a, b) => (rank[b] > rank[a] ? b : a), 'ok' as StatusCheck);
+    }
+    nextToken = res.NextToken;
+    if (!nextToken) break;
+  }
+  return out;
 }

@@ -11,7 +11,7 @@
  *  - The claimants' own answers (200 / is_self).
  * A claim alone never makes a node legitimate when another view contradicts it.
  */
-import type { ClusterHistory, LockObservation, NodeHealth, SplitBrainVerdict, VerdictKind } from './types.js';
+import type { ClusterHistory, LockObservation, NodeHealth, SplitBrainVerdict, TickMemory, VerdictKind } from './types.js';
 
 export interface AssessPolicy {
   breakLockAfterTicks: number;
@@ -261,8 +261,13 @@ export function assessLeadership(input: AssessInput): SplitBrainVerdict {
   if (usesLock && lock.state === 'HELD' && lock.identity !== undefined && lock.expiresAtNs !== undefined) {
     const previous = history.ticks[history.ticks.length - 1];
     const sameIdentity = previous?.lockIdentity === lock.identity;
-    const advanced =
-      sameIdentity && previous?.lockExpiresAtNs !== undefined && compareNs(lock.expiresAtNs, previous.lockExpiresAtNs) === 1;
+    // Compare with every earlier tick of the current run in which nobody claimed
+    // active under this same identity, not just the previous one: ticks may come
+    // faster than Vault renews (every 5 s), so two neighbours can show the same
+    // Expires while the holder keeps renewing. A holder that died renews nothing
+    // after its death, so within such a run its Expires never moves.
+    const leaderless = trailingLeaderlessRun(history, lock.identity);
+    const advanced = leaderless.some((t) => t.lockExpiresAtNs !== undefined && compareNs(lock.expiresAtNs!, t.lockExpiresAtNs) === 1);
     const namedAnswering = [...votes.tally.keys()].flatMap((address) => nodesNamedBy(address, sorted)).filter((n) => n.answered);
     if (advanced && namedAnswering.length === 0) {
       return zombieVerdict(verdict, sorted, votes, lock, history, policy, [votesReason]);
@@ -272,7 +277,7 @@ export function assessLeadership(input: AssessInput): SplitBrainVerdict {
         ? 'first observation of this lock identity, cannot tell yet whether it is being renewed'
         : `lock identity changed since the previous tick (was ${previous.lockIdentity}): a new holder is taking over`
       : !advanced
-        ? 'Expires has not advanced since the previous tick: the holder stopped renewing (Vault waits out the 15 s TTL before another node takes over)'
+        ? 'Expires has not advanced since the active disappeared: the holder stopped renewing (Vault waits out the 15 s TTL before another node takes over)'
         : `the standbys name ${namedAnswering.map((n) => n.instanceId).join(', ')}, which answer${namedAnswering.length === 1 ? 's' : ''} but do${namedAnswering.length === 1 ? 'es' : ''} not claim active`;
     return verdict('no-leader', [`no member claims active; ${lockReason}`, why, votesReason]);
   }
@@ -283,6 +288,17 @@ export function assessLeadership(input: AssessInput): SplitBrainVerdict {
       ? `${lockReason}: not used to invent a leader`
       : lockReason;
   return verdict('no-leader', [`no member claims active; ${lockWhy}`, votesReason]);
+}
+
+/** The newest ticks, back to the first one that had a claimant or another lock identity. */
+function trailingLeaderlessRun(history: ClusterHistory, identity: string): TickMemory[] {
+  const run: TickMemory[] = [];
+  for (let i = history.ticks.length - 1; i >= 0; i -= 1) {
+    const t = history.ticks[i];
+    if (t === undefined || t.lockIdentity !== identity || t.claimants.length > 0) break;
+    run.push(t);
+  }
+  return run;
 }
 
 function zombieVerdict(

@@ -54,6 +54,8 @@ const defaultDeps: DepsFactory = () => {
     elbv2: clients.elbv2,
     ddb: clients.ddb,
     sns: clients.sns,
+    sfn: clients.sfn,
+    ...(process.env.VAULT_HA_REPLACE_NODE_ARN ? { replaceNodeArn: process.env.VAULT_HA_REPLACE_NODE_ARN } : {}),
     probe: defaultProbe,
     now: Date.now,
     logger: jsonLogger('vault-ha-controller'),

@@ -1,13 +1,14 @@
 /**
  * The controller end to end: real handler, simulated Vault nodes over HTTP on a
  * real (dynalite) DynamoDB HA lock, mocked EC2/ELBv2/SNS. Lock timings are
- * compressed 20× (TTL 750 ms), so a failover takes a fraction of a second.
+ * compressed 10× (TTL 1.5 s), so a failover takes a fraction of a second.
  */
 import { afterEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { waitFor } from '../../sandbox/sim/index.js';
 import { ControllerHarness, type HarnessOptions } from './support/controller-harness.js';
@@ -23,6 +24,9 @@ async function steadyCluster(opts: HarnessOptions = {}): Promise<ControllerHarne
   h = new ControllerHarness(opts);
   await h.start();
   await waitFor(() => h!.activeInstances().length === 1, { timeoutMs: 5_000, intervalMs: 20 });
+  // Standbys learn the leader from storage on their own refresh cycle.
+  const leader = h.node(h.activeInstances()[0]!).apiAddr();
+  await waitFor(() => h!.fleet.every((f) => f.node.isActive() || f.node.status().leaderAddress === leader), { timeoutMs: 5_000, intervalMs: 20 });
   const expected = opts.routing === 'all-unsealed' ? 3 : 1;
   await h.tickUntil((r) => r.clusters[0]!.verdict.kind === 'healthy' && h!.registered.size === expected, { maxTicks: 10 });
   return h;
@@ -115,14 +119,14 @@ describe('controller end to end (simulated Vault, dynalite lock)', () => {
 
     const c = (await harness.tick()).clusters[0]!;
     assert.equal(c.verdict.kind, 'split-brain');
-    assert.equal(c.verdict.legitimateActive, legit);
+    assert.equal(c.verdict.legitimateActive, legit, c.verdict.reasons.join('; '));
     assert.deepEqual([...harness.registered], [legit]);
     assert.ok(!c.plan.register.includes(rogue));
     assertNeverTwoActivesRegistered(harness);
   });
 
   it('zombie leader with break-lock: the lock is deleted after the evidence persists and a standby takes over', async () => {
-    const harness = await steadyCluster({ fencing: 'break-lock', breakLockAfterTicks: 2, timeScale: 0.05 });
+    const harness = await steadyCluster({ fencing: 'break-lock', breakLockAfterTicks: 2 });
     const zombie = harness.activeInstances()[0]!;
     await harness.node(zombie).partitionClients(true, 'refuse');
 
@@ -225,5 +229,35 @@ describe('controller end to end (simulated Vault, dynalite lock)', () => {
     remaining = 500;
     const one = await harness.handler({}, { ...ctx, awsRequestId: 'one', getRemainingTimeInMillis: () => 500 } as unknown as Context);
     assert.equal(one.ticks, 1);
+  });
+
+  it('auto-replace: starts replace-node once for a slot whose instance has been stopped long enough', async () => {
+    const harness = await steadyCluster({ routing: 'all-unsealed', autoReplace: true });
+    const active = harness.activeInstances()[0]!;
+    const victim = harness.fleet.find((f) => f.instanceId !== active)!;
+    victim.state = 'stopped';
+    await victim.node.kill();
+    const slot = victim.node.status().name;
+
+    const first = (await harness.tick()).clusters[0]!;
+    assert.equal(first.autoReplace?.started, undefined, 'not before autoReplaceAfterSeconds');
+    assert.ok(first.plan.deregister.includes(victim.instanceId), 'a stopped instance leaves the target group at once');
+
+    await harness.seedGoneSince(slot, Date.now() - 61_000);
+    const due = (await harness.tick()).clusters[0]!;
+    assert.equal(due.autoReplace?.started?.slot, slot);
+    assert.equal(due.autoReplace?.started?.result, 'started');
+    const calls = harness.sfn.commandCalls(StartExecutionCommand);
+    assert.equal(calls.length, 1);
+    const input = calls[0]!.args[0].input;
+    assert.equal(input.name, due.autoReplace?.started?.executionName);
+    assert.deepEqual({ ...JSON.parse(input.input!), reason: undefined }, { cluster: 'e2e', slot, reason: undefined });
+    assert.match(due.outcome, /started replace-node/);
+
+    // The next tick asks again under the same name: Step Functions de-duplicates it.
+    harness.sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    const again = (await harness.tick()).clusters[0]!;
+    assert.equal(again.autoReplace?.started?.executionName, due.autoReplace?.started?.executionName);
+    assert.equal(again.autoReplace?.started?.result, 'already-started');
   });
 });

@@ -8,6 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ClusterConfig, Config } from '../../config/schema.js';
 import type {
   ClusterHistory,
@@ -25,7 +26,9 @@ import { observeLock } from '../../core/lock.js';
 import { assessLeadership } from '../../core/assess.js';
 import { planRegistrations } from '../../core/plan.js';
 import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/history.js';
-import { discoverMembers } from '../../adapters/ec2-fleet.js';
+import { describeStatusChecks, discoverMembers } from '../../adapters/ec2-fleet.js';
+import { startExecutionOnce } from '../../adapters/step-functions.js';
+import { decideAutoReplace } from '../../core/auto-replace.js';
 import { applyPlan, describeTargets } from '../../adapters/target-group.js';
 import { breakLock, readLock } from '../../adapters/lock-reader.js';
 import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
@@ -43,6 +46,9 @@ export interface ControllerDeps {
   now: () => number;
   logger: Logger;
   topicArn: string | undefined;
+  /** For policy.autoReplace: the client and the replaceNode state machine ARN. */
+  sfn?: SFNClient;
+  replaceNodeArn?: string;
 }
 
 export const defaultProbe = (members: Member[], cluster: ClusterConfig): Promise<Map<string, ProbeResult>> =>
@@ -65,6 +71,10 @@ export interface ClusterReport {
   alarms: string[];
   lock: { state: string; identity?: string; remainingMs?: number };
   fencing?: { action: 'break-lock'; result: 'deleted' | 'changed' | 'skipped'; reason: string };
+  autoReplace?: {
+    notes: string[];
+    started?: { slot: string; executionName: string; result: 'started' | 'already-started' | 'dry-run'; reason: string };
+  };
   tickDurationMs: number;
   error?: string;
 }
@@ -172,11 +182,61 @@ export async function reconcileTick(
     }
   }
 
+  // --- auto-replace (policy.autoReplace): at most one replace-node per cluster ---
+  let autoReplace: ClusterReport['autoReplace'];
+  let goneSinceMs = state.goneSinceMs;
+  if (cluster.replacement) {
+    const suspects = nodes.filter((n) => n.class === 'unreachable' && n.instanceState === 'running').map((n) => n.instanceId);
+    const statusChecks =
+      policy.autoReplace && suspects.length > 0
+        ? await describeStatusChecks(deps.ec2, suspects).catch((e: unknown) => {
+            deps.logger.log('warn', 'status checks unavailable', { cluster: cluster.name, error: String(e) });
+            return {};
+          })
+        : {};
+    const decision = decideAutoReplace({
+      cluster: cluster.name,
+      enabled: policy.autoReplace,
+      afterSeconds: policy.autoReplaceAfterSeconds,
+      slots: cluster.replacement.slots.map((s) => s.name),
+      members,
+      nodes,
+      statusChecks,
+      goneSinceMs: state.goneSinceMs,
+      verdict: verdict.kind,
+      ...(verdict.legitimateActive ? { legitimateActive: verdict.legitimateActive } : {}),
+      nowMs,
+    });
+    goneSinceMs = decision.goneSinceMs;
+    if (policy.autoReplace) {
+      autoReplace = { notes: [...decision.notes] };
+      const start = decision.start;
+      if (start && policy.dryRun) {
+        autoReplace.started = { slot: start.slot, executionName: start.executionName, result: 'dry-run', reason: start.reason };
+        outcome += `; would start replace-node for slot ${start.slot}`;
+      } else if (start && (!deps.sfn || !deps.replaceNodeArn)) {
+        autoReplace.notes.push('replace-node is due but VAULT_HA_REPLACE_NODE_ARN is not set');
+      } else if (start && deps.sfn && deps.replaceNodeArn) {
+        const r = await startExecutionOnce(deps.sfn, deps.replaceNodeArn, start.executionName, {
+          cluster: cluster.name,
+          slot: start.slot,
+          reason: `auto-replace: ${start.reason}`,
+        });
+        autoReplace.started = { slot: start.slot, executionName: start.executionName, result: r.result, reason: start.reason };
+        if (r.result === 'started') {
+          applied = true;
+          outcome += `; started replace-node ${start.executionName} for slot ${start.slot} (${start.reason})`;
+        }
+      }
+    }
+  }
+
   // --- record ---
   const memory = tickMemoryOf(verdict, nowMs);
   const history = rememberTick({ ticks: state.history.ticks, failureCounts }, memory);
   const next: ClusterRunState = {
     ...state,
+    goneSinceMs,
     history,
     lastVerdict: verdict.kind,
     lastVerdictSinceMs: state.lastVerdict === verdict.kind ? (state.lastVerdictSinceMs ?? nowMs) : nowMs,
@@ -215,6 +275,7 @@ export async function reconcileTick(
     alarms: plan.alarms,
     lock: { state: lock.state, ...(lock.identity ? { identity: lock.identity } : {}), ...(lock.remainingMs !== undefined ? { remainingMs: lock.remainingMs } : {}) },
     ...(fencing ? { fencing } : {}),
+    ...(autoReplace ? { autoReplace } : {}),
     tickDurationMs,
   };
 

@@ -18,6 +18,8 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { loadClusterState, saveClusterState } from '../../../functions/adapters/control-table.js';
 import type { Context } from 'aws-lambda';
 import { createControlTable, createVaultLockTable, startDynalite, type DynaliteHandle } from '../../support/dynalite.js';
 import { createSimCluster, scaledTimings, type SimCluster } from '../../../sandbox/sim/index.js';
@@ -30,6 +32,7 @@ import { defaultProbe } from '../../../functions/handlers/lib/reconcile.js';
 export const TG_ARN = 'arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/vault-e2e/0123456789abcdef';
 export const LOCK_TABLE = 'vault-data';
 export const CONTROL_TABLE = 'vault-ha-control';
+export const REPLACE_NODE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:vault-ha-replace-node';
 export const TOPIC_ARN = 'arn:aws:sns:us-east-1:111122223333:vault-ha-e2e';
 
 export interface FleetInstance {
@@ -44,7 +47,8 @@ export interface HarnessOptions {
   dryRun?: boolean;
   unhealthyThreshold?: number;
   breakLockAfterTicks?: number;
-  /** Lock timings scale factor (0.05 → 750 ms TTL, 250 ms renewals). */
+  autoReplace?: boolean;
+  /** Lock timings scale factor (0.1 → 1.5 s TTL, 500 ms renewals). */
   timeScale?: number;
 }
 
@@ -60,6 +64,7 @@ export class ControllerHarness {
   readonly ec2 = mockClient(EC2Client);
   readonly elb = mockClient(ElasticLoadBalancingV2Client);
   readonly sns = mockClient(SNSClient);
+  readonly sfn = mockClient(SFNClient);
   readonly registered = new Set<string>();
   readonly samples: TickSample[] = [];
   fleet: FleetInstance[] = [];
@@ -69,7 +74,7 @@ export class ControllerHarness {
   private clients: AwsClients | undefined;
   readonly handler = createControllerHandler(() => {
     this.clients = createClients();
-    return { ...this.clients, probe: defaultProbe, now: Date.now, logger: silentLogger };
+    return { ...this.clients, replaceNodeArn: REPLACE_NODE_ARN, probe: defaultProbe, now: Date.now, logger: silentLogger };
   });
 
   constructor(readonly opts: HarnessOptions = {}) {}
@@ -83,7 +88,7 @@ export class ControllerHarness {
       count: 3,
       ha: 'dynamodb',
       ddb: { client: this.ddb.client, table: LOCK_TABLE },
-      timings: scaledTimings(this.opts.timeScale ?? 0.05),
+      timings: scaledTimings(this.opts.timeScale ?? 0.1),
       rootToken: 'e2e-root',
     });
     this.fleet = this.cluster.nodes.map((node, i) => ({
@@ -102,6 +107,7 @@ export class ControllerHarness {
     this.ec2.restore();
     this.elb.restore();
     this.sns.restore();
+    this.sfn.restore();
     delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
     delete process.env.VAULT_HA_CONFIG;
   }
@@ -117,13 +123,24 @@ export class ControllerHarness {
           discovery: { tagKey: 'vault-cluster', tagValue: 'e2e' },
           vault: { scheme: 'http', port: 8200, address: { tag: 'vault-url' }, probeTimeoutMs: 300 },
           loadBalancer: { targetGroupArn: TG_ARN, routing: o.routing ?? 'active-only' },
-          haLock: { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: 100 },
+          haLock: { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: 250 },
           policy: {
             dryRun: o.dryRun ?? false,
             probeIntervalSeconds: 1,
             unhealthyThreshold: o.unhealthyThreshold ?? 2,
             fencing: o.fencing ?? 'deregister',
             breakLockAfterTicks: o.breakLockAfterTicks ?? 3,
+            autoReplace: o.autoReplace ?? false,
+            autoReplaceAfterSeconds: 60,
+          },
+          replacement: {
+            launchTemplate: { id: 'lt-0e2e0000000000000' },
+            slots: ['a', 'b', 'c'].map((x, i) => ({
+              name: `vault-${x}`,
+              availabilityZone: `us-east-1${x}`,
+              subnetId: `subnet-0e2e${i}`,
+              dataVolume: { volumeId: `vol-0e2e${i}`, device: '/dev/sdf' },
+            })),
           },
         },
       ],
@@ -132,6 +149,12 @@ export class ControllerHarness {
 
   setConfig(overrides: HarnessOptions): void {
     process.env.VAULT_HA_CONFIG = JSON.stringify(this.config(overrides));
+  }
+
+  /** Pretends earlier ticks saw `slot` gone since `sinceMs` (autoReplaceAfterSeconds is ≥ 60 s). */
+  async seedGoneSince(slot: string, sinceMs: number): Promise<void> {
+    const state = await loadClusterState(this.ddb.client, CONTROL_TABLE, 'e2e');
+    await saveClusterState(this.ddb.client, CONTROL_TABLE, 'e2e', { ...state, goneSinceMs: { ...state.goneSinceMs, [slot]: sinceMs } });
   }
 
   node(instanceId: string): SimulatedVaultNode {
@@ -203,6 +226,7 @@ export class ControllerHarness {
       return {};
     });
     this.sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    this.sfn.on(StartExecutionCommand).resolves({ executionArn: `${REPLACE_NODE_ARN}:exec`, startDate: new Date() });
   }
 
   private toInstance(f: FleetInstance): Instance {

@@ -204,6 +204,27 @@ describe('assessLeadership: zombie-leader', () => {
     assert.match(text(v), new RegExp(ID_1));
   });
 
+  it('still sees a zombie when ticks come faster than renewals (the previous tick showed the same Expires)', () => {
+    // Renewals every 5 s, ticks every 2 s: t-4 s saw E, t-2 s saw E again, now E+5 s.
+    const history = historyOf(
+      sawLock(ID_1, NOW_MS + 8_000, { atMs: NOW_MS - 4_000 }),
+      sawLock(ID_1, NOW_MS + 8_000, { atMs: NOW_MS - 2_000 }),
+    );
+    const v = assess(zombieWorld(), lock.held(ID_1, 13_000), { history });
+    assert.equal(v.kind, 'zombie-leader', v.reasons.join('; '));
+  });
+
+  it('never calls a holder that died a zombie, although its Expires advanced while it was alive', () => {
+    // Renewed while active (claimant present), then killed: no renewal after that.
+    const history = historyOf(
+      sawLock(ID_1, NOW_MS + 3_000, { verdict: 'healthy', claimants: ['i-0a'], activeInstanceId: 'i-0a' }),
+      sawLock(ID_1, NOW_MS + 8_000, { atMs: NOW_MS - 2_000 }),
+    );
+    const v = assess(zombieWorld(), lock.held(ID_1, 8_000), { history });
+    assert.equal(v.kind, 'no-leader', v.reasons.join('; '));
+    assert.equal(v.fencing, undefined);
+  });
+
   it('recommends breaking the lock after breakLockAfterTicks consecutive zombie ticks, with the attributes seen now', () => {
     const history = historyOf(
       sawLock(ID_1, NOW_MS + 3_000, { verdict: 'zombie-leader' }),

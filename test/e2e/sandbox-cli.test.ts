@@ -1,0 +1,43 @@
+/**
+ * `npm start` as a newcomer runs it: a child process, its exit code and its
+ * last stdout line (the scenario's JSON result).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { describe, test } from 'node:test';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('npx', ['tsx', 'sandbox/cli.ts', ...args], { timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('sandbox CLI', () => {
+  test('--scenario steady --fast exits 0 and ends with a JSON result that passed', async () => {
+    const run = await cli(['--scenario', 'steady', '--fast'], 90_000);
+    assert.equal(run.code, 0, run.stderr || run.stdout);
+    const lines = run.stdout.trimEnd().split('\n');
+    const result = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    assert.equal(result.scenario, 'steady');
+    assert.equal(result.passed, true);
+    assert.equal(typeof result.ticks, 'number');
+    assert.equal(result.maxRegisteredActives, 1);
+    assert.ok(lines.some((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/.test(l)), 'a timeline with ISO timestamps');
+  });
+
+  test('an unknown scenario is a usage error (exit 2) naming the known ones', async () => {
+    const run = await cli(['--scenario', 'nope'], 30_000);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /unknown scenario "nope"/);
+    assert.match(run.stderr, /kill-active/);
+  });
+});
