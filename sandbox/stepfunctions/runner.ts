@@ -1,0 +1,509 @@
+/**
+ * A generic local runner for the project's Amazon States Language definitions.
+ *
+ * It wraps aws-local-stepfunctions (the interpreter) and supplies what the
+ * interpreter leaves to the caller:
+ * - every Task's `Resource` is resolved to local code: a serverless function
+ *   (`{ "Fn::GetAtt": [fn, "Arn"] }`, a Lambda ARN, or `arn:aws:states:::lambda:invoke`
+ *   with `FunctionName`) runs the named local handler with a fake Lambda context;
+ *   `arn:aws:states:::aws-sdk:<service>:<action>` and the optimized integrations
+ *   (`arn:aws:states:::sns:publish`, ...) send the real AWS SDK v3 command through
+ *   the given client, so aws-sdk-client-mock in tests and local endpoints in the
+ *   sandbox both see the call;
+ * - SDK errors are renamed the way Step Functions names them for SDK integrations
+ *   (`<ServiceName>.<ErrorName>` in PascalCase, with an `Exception` suffix added
+ *   when the service's name lacks one, e.g. `Ec2.InvalidVolume.NotFoundException`,
+ *   `ElasticLoadBalancingV2.InvalidTargetException`) so Retry/Catch match as on AWS;
+ * - the context object carries `Execution.Name`/`Id`, `StateMachine.Name`/`Id` and
+ *   `State.EnteredTime`, so `$$.Execution.Name` and phase marks work;
+ * - every run is bounded (transition count and wall time) and reports its
+ *   transitions (the unit Step Functions Standard bills) and a per-state history.
+ *
+ * Used by the state-machine tests, the sandbox and (later) the failover drill.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+
+/* ------------------------------------------------------------------ types */
+
+/** The subset of the Lambda context our handlers use. */
+export interface LocalLambdaContext {
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  logGroupName: string;
+  logStreamName: string;
+  callbackWaitsForEmptyEventLoop: boolean;
+  getRemainingTimeInMillis(): number;
+  done(): void;
+  fail(): void;
+  succeed(): void;
+}
+
+// The handlers are middy handlers typed against aws-lambda's Context; accept any callable.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LocalLambdaHandler = (event: any, context: any) => Promise<unknown>;
+
+/** Anything with an SDK v3 `send` (a real client, or one mocked by aws-sdk-client-mock). */
+export interface SdkClientLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  send(command: any): Promise<any>;
+}
+
+export type SdkServiceName = 'ec2' | 'elasticloadbalancingv2' | 'ssm' | 'sns' | 'dynamodb' | 'sfn';
+
+export interface RunStateMachineOptions {
+  /** Keyed by serverless function name (`functions.<name>` in serverless.yml). */
+  lambdaHandlers: Record<string, LocalLambdaHandler>;
+  /** Clients for SDK integrations; a missing one is created from the SDK's default config (env). */
+  sdkClients?: Partial<Record<SdkServiceName, SdkClientLike>>;
+  /** Milliseconds each Wait state pauses instead of its Seconds (per state, or a function of the state name). */
+  waitTimeOverrides?: Record<string, number> | ((stateName: string) => number);
+  /** Milliseconds a Retry waits instead of IntervalSeconds/backoff/jitter (per state, or a function of the state name). */
+  retryIntervalOverrides?: Record<string, number> | ((stateName: string) => number);
+  executionName?: string;
+  stateMachineName?: string;
+  /** What the fake Lambda context reports as remaining time for each invocation. */
+  lambdaTimeoutMs?: number;
+  /** Abort (status FAILED, error `Runner.TransitionLimitExceeded`) beyond this many transitions. Default 5000. */
+  maxTransitions?: number;
+  /** Abort (status FAILED, error `States.Timeout`) after this many ms of wall time. Default 10 min. */
+  timeoutMs?: number;
+}
+
+export interface StateHistoryEntry {
+  state: string;
+  type: string;
+  enteredAtMs: number;
+  exitedAtMs?: number;
+  /** Retries of this visit (each one is a billed transition on AWS). */
+  retries: number;
+  /** Error name when the visit failed (caught or not). */
+  error?: string;
+}
+
+export interface RunStateMachineResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  /** States entered plus retries: what Step Functions Standard bills as state transitions. */
+  transitions: number;
+  history: StateHistoryEntry[];
+  executionName: string;
+  executionArn: string;
+  durationMs: number;
+}
+
+/* ------------------------------------------------------------ definition */
+
+export type AslDefinition = StateMachineDefinition;
+
+/** Parses an ASL definition from a YAML (or JSON) file. */
+export async function loadDefinition(path: string): Promise<AslDefinition> {
+  const text = await readFile(path, 'utf8');
+  const doc: unknown = parseYaml(text);
+  if (doc === null || typeof doc !== 'object' || !('States' in doc) || !('StartAt' in doc)) {
+    throw new DefinitionError(path, 'not an ASL definition (StartAt and States are required)');
+  }
+  return doc as AslDefinition;
+}
+
+export class DefinitionError extends Error {
+  override readonly name = 'DefinitionError';
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
+    super(`${source}: ${detail}`);
+  }
+}
+
+const FAKE_REGION = 'us-east-1';
+const FAKE_ACCOUNT = '123456789012';
+
+/** The ARN a local run uses for a serverless function name. */
+export function localFunctionArn(functionName: string): string {
+  return `arn:aws:lambda:${FAKE_REGION}:${FAKE_ACCOUNT}:function:${functionName}`;
+}
+
+/**
+ * Replaces the CloudFormation intrinsics serverless-step-functions resolves at
+ * deploy time (`Fn::GetAtt` on a function, `Ref`, `Fn::Sub`) with plain strings,
+ * so the definition is pure ASL for the interpreter and for asl-validator.
+ */
+export function resolveIntrinsics<T>(value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const obj = v as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    if (keys.length === 1) {
+      const getAtt = obj['Fn::GetAtt'];
+      if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return localFunctionArn(functionNameOfLogicalId(getAtt[0]));
+      if (typeof getAtt === 'string') return localFunctionArn(functionNameOfLogicalId(getAtt.split('.')[0] ?? getAtt));
+      const ref = obj.Ref;
+      if (typeof ref === 'string') return ref;
+      const sub = obj['Fn::Sub'];
+      if (typeof sub === 'string') return sub.replace(/\$\{AWS::Region\}/g, FAKE_REGION).replace(/\$\{AWS::AccountId\}/g, FAKE_ACCOUNT);
+    }
+    return Object.fromEntries(Object.entries(obj).map(([k, x]) => [k, walk(x)]));
+  };
+  return walk(value) as T;
+}
+
+/** serverless names a function's logical id `<Name>LambdaFunction`; GetAtt may use either form. */
+function functionNameOfLogicalId(id: string): string {
+  const m = /^(.+)LambdaFunction$/.exec(id);
+  if (!m || m[1] === undefined) return id;
+  return m[1].charAt(0).toLowerCase() + m[1].slice(1);
+}
+
+interface StateVisit {
+  name: string;
+  state: Record<string, unknown>;
+}
+
+/** Every state, including those inside Parallel branches and Map processors. */
+export function allStates(def: { States: Record<string, unknown> }): StateVisit[] {
+  const out: StateVisit[] = [];
+  const visit = (states: Record<string, unknown>): void => {
+    for (const [name, s] of Object.entries(states)) {
+      const state = s as Record<string, unknown>;
+      out.push({ name, state });
+      for (const b of (state.Branches as Array<{ States: Record<string, unknown> }> | undefined) ?? []) visit(b.States);
+      const proc = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, unknown> } | undefined;
+      if (proc) visit(proc.States);
+    }
+  };
+  visit(def.States);
+  return out;
+}
+
+/* ---------------------------------------------------------- SDK mapping */
+
+const SERVICE_ERROR_PREFIX: Record<string, string> = {
+  ec2: 'Ec2',
+  elasticloadbalancingv2: 'ElasticLoadBalancingV2',
+  ssm: 'Ssm',
+  sns: 'Sns',
+  dynamodb: 'DynamoDb',
+  sfn: 'Sfn',
+};
+
+/** The Step Functions name of an error an SDK integration raised. */
+export function sdkIntegrationErrorName(service: string, code: string): string {
+  const prefix = SERVICE_ERROR_PREFIX[service] ?? service.charAt(0).toUpperCase() + service.slice(1);
+  return `${prefix}.${code.endsWith('Exception') ? code : `${code}Exception`}`;
+}
+
+export class SdkIntegrationError extends Error {
+  override readonly name: string;
+  constructor(
+    stepFunctionsName: string,
+    readonly service: string,
+    readonly action: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = stepFunctionsName;
+  }
+}
+
+/** A Task whose Resource the runner cannot map to local code. */
+export class UnsupportedResourceError extends Error {
+  override readonly name = 'States.Runtime';
+  constructor(
+    readonly stateName: string,
+    readonly resource: string,
+  ) {
+    super(`state ${stateName}: no local implementation for resource ${resource}`);
+  }
+}
+
+type SdkModule = Record<string, unknown>;
+const SDK_MODULE_LOADERS: Record<SdkServiceName, () => Promise<SdkModule>> = {
+  ec2: () => import('@aws-sdk/client-ec2') as Promise<SdkModule>,
+  elasticloadbalancingv2: () => import('@aws-sdk/client-elastic-load-balancing-v2') as Promise<SdkModule>,
+  ssm: () => import('@aws-sdk/client-ssm') as Promise<SdkModule>,
+  sns: () => import('@aws-sdk/client-sns') as Promise<SdkModule>,
+  dynamodb: () => import('@aws-sdk/client-dynamodb') as Promise<SdkModule>,
+  sfn: () => import('@aws-sdk/client-sfn') as Promise<SdkModule>,
+};
+const SDK_CLIENT_CLASS: Record<SdkServiceName, string> = {
+  ec2: 'EC2Client',
+  elasticloadbalancingv2: 'ElasticLoadBalancingV2Client',
+  ssm: 'SSMClient',
+  sns: 'SNSClient',
+  dynamodb: 'DynamoDBClient',
+  sfn: 'SFNClient',
+};
+
+function isSdkService(s: string): s is SdkServiceName {
+  return s in SDK_MODULE_LOADERS;
+}
+
+/** SDK outputs carry Dates and `$metadata`; Step Functions hands the task plain JSON. */
+function toStateJson(out: unknown): unknown {
+  if (out === undefined || out === null) return {};
+  const { $metadata: _ignored, ...rest } = out as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(rest)) as unknown;
+}
+
+/* ---------------------------------------------------------------- run */
+
+type TaskFn = (input: unknown) => Promise<unknown>;
+
+export async function runStateMachine(
+  definition: AslDefinition,
+  input: unknown,
+  opts: RunStateMachineOptions,
+): Promise<RunStateMachineResult> {
+  const resolved = resolveIntrinsics(definition);
+  const stateMachineName = opts.stateMachineName ?? 'local-state-machine';
+  const executionName = opts.executionName ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const executionArn = `arn:aws:states:${FAKE_REGION}:${FAKE_ACCOUNT}:execution:${stateMachineName}:${executionName}`;
+  const lambdaTimeoutMs = opts.lambdaTimeoutMs ?? 60_000;
+  const maxTransitions = opts.maxTransitions ?? 5_000;
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+
+  const clients = new Map<SdkServiceName, SdkClientLike>();
+  const clientFor = async (service: SdkServiceName): Promise<SdkClientLike> => {
+    const given = opts.sdkClients?.[service];
+    if (given) return given;
+    let c = clients.get(service);
+    if (!c) {
+      const mod = await SDK_MODULE_LOADERS[service]();
+      const Ctor = mod[SDK_CLIENT_CLASS[service]] as new (cfg: object) => SdkClientLike;
+      c = new Ctor({});
+      clients.set(service, c);
+    }
+    return c;
+  };
+
+  let requestCounter = 0;
+  const invokeLambda = async (functionName: string, event: unknown): Promise<unknown> => {
+    const fn = lookupHandler(opts.lambdaHandlers, functionName);
+    if (!fn) throw new UnsupportedResourceError('(lambda)', `function ${functionName} (no local handler given)`);
+    const deadline = Date.now() + lambdaTimeoutMs;
+    requestCounter += 1;
+    const context: LocalLambdaContext = {
+      functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: localFunctionArn(functionName),
+      memoryLimitInMB: '256',
+      awsRequestId: `${executionName}-${requestCounter}`,
+      logGroupName: `/aws/lambda/${functionName}`,
+      logStreamName: 'local',
+      callbackWaitsForEmptyEventLoop: false,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+    // Step Functions hands the function a JSON copy and keeps a JSON copy of the result.
+    const result = await fn(JSON.parse(JSON.stringify(event ?? null)), context);
+    return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
+  };
+
+  const callSdk = async (service: SdkServiceName, action: string, params: unknown): Promise<unknown> => {
+    const mod = await SDK_MODULE_LOADERS[service]();
+    const commandName = `${action.charAt(0).toUpperCase()}${action.slice(1)}Command`;
+    const Cmd = mod[commandName] as (new (input: unknown) => unknown) | undefined;
+    if (!Cmd) throw new UnsupportedResourceError('(sdk)', `${service}:${action} (no ${commandName} in the SDK)`);
+    const client = await clientFor(service);
+    try {
+      return toStateJson(await client.send(new Cmd(params ?? {})));
+    } catch (e) {
+      const err = e as { name?: string; message?: string; $metadata?: unknown; $fault?: string };
+      // Only service errors get the service prefix; anything else (network, a
+      // client bug) surfaces as a generic task failure, as on AWS.
+      const isServiceError = err.$metadata !== undefined || err.$fault !== undefined;
+      const name = isServiceError && err.name ? sdkIntegrationErrorName(service, err.name) : 'States.TaskFailed';
+      throw new SdkIntegrationError(name, service, action, `${service}:${action}: ${err.name ?? 'Error'}: ${err.message ?? String(e)}`, {
+        cause: e,
+      });
+    }
+  };
+
+  const taskHandlers: Record<string, TaskFn> = {};
+  for (const { name, state } of allStates(resolved)) {
+    if (state.Type !== 'Task') continue;
+    const resource = state.Resource;
+    if (typeof resource !== 'string') throw new DefinitionError(name, 'Task Resource is not a string after resolving intrinsics');
+    taskHandlers[name] = taskFor(name, resource);
+  }
+
+  function taskFor(stateName: string, resource: string): TaskFn {
+    const lambdaArn = /^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(:.+)?$/.exec(resource);
+    if (lambdaArn?.[1]) {
+      const fnName = lambdaArn[1];
+      return (input) => invokeLambda(fnName, input);
+    }
+    if (/^arn:aws[a-z-]*:states:::lambda:invoke$/.test(resource)) {
+      return async (input) => {
+        const p = (input ?? {}) as { FunctionName?: unknown; Payload?: unknown };
+        const fnName = functionNameFromRef(p.FunctionName);
+        if (!fnName) throw new UnsupportedResourceError(stateName, `${resource} without a FunctionName`);
+        const payload = await invokeLambda(fnName, p.Payload);
+        return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+      };
+    }
+    const sdk = /^arn:aws[a-z-]*:states:::(?:aws-sdk:)?([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
+    if (sdk?.[1] && sdk[2]) {
+      const service = sdk[1];
+      const action = sdk[2];
+      if (!isSdkService(service)) throw new UnsupportedResourceError(stateName, resource);
+      return (input) => callSdk(service, action, input);
+    }
+    throw new UnsupportedResourceError(stateName, resource);
+  }
+
+  const waitTimeOverrides = overridesFor(
+    opts.waitTimeOverrides,
+    allStates(resolved)
+      .filter((s) => s.state.Type === 'Wait')
+      .map((s) => s.name),
+  );
+  const retryIntervalOverrides = overridesFor(
+    opts.retryIntervalOverrides,
+    allStates(resolved)
+      .filter((s) => Array.isArray(s.state.Retry))
+      .map((s) => s.name),
+  );
+
+  const machine = new StateMachine(resolved, {
+    validationOptions: { checkArn: false, checkPaths: true },
+  });
+
+  // Step Functions' context object. `State.EnteredTime` is read when a state
+  // evaluates its Parameters, i.e. as the state is entered; the interpreter
+  // copies the outer object, so a getter on the inner one stays live.
+  const stateContext = {
+    get EnteredTime(): string {
+      return new Date().toISOString();
+    },
+    RetryCount: 0,
+  };
+  const started = Date.now();
+  const execution = machine.run(input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskHandlers as never,
+      ...(waitTimeOverrides ? { waitTimeOverrides } : {}),
+      ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
+    },
+    context: {
+      Execution: { Id: executionArn, Name: executionName, RoleArn: `arn:aws:iam::${FAKE_ACCOUNT}:role/local` },
+      StateMachine: { Id: `arn:aws:states:${FAKE_REGION}:${FAKE_ACCOUNT}:stateMachine:${stateMachineName}`, Name: stateMachineName },
+      State: stateContext,
+    },
+  });
+
+  const history: StateHistoryEntry[] = [];
+  let transitions = 0;
+  let limitHit: 'transitions' | 'time' | undefined;
+  const timer = setTimeout(() => {
+    limitHit = 'time';
+    execution.abort();
+  }, timeoutMs);
+
+  const consume = (async () => {
+    for await (const ev of execution.eventLogs) {
+      switch (ev.type) {
+        case 'StateEntered':
+          if (ev.index !== undefined) break; // inside a Map iteration: the Map state itself is the visit
+          transitions += 1;
+          history.push({ state: ev.state.name, type: ev.state.type, enteredAtMs: ev.timestamp, retries: 0 });
+          if (transitions > maxTransitions && !limitHit) {
+            limitHit = 'transitions';
+            execution.abort();
+          }
+          break;
+        case 'StateRetried': {
+          transitions += 1;
+          const last = findLast(history, ev.state.name);
+          if (last) last.retries += 1;
+          break;
+        }
+        case 'StateFailed': {
+          const last = findLast(history, ev.state.name);
+          if (last) {
+            last.error = ev.Error;
+            last.exitedAtMs = ev.timestamp;
+          }
+          break;
+        }
+        case 'StateExited':
+        case 'StateCaught': {
+          const last = findLast(history, ev.state.name);
+          if (last) last.exitedAtMs = ev.timestamp;
+          break;
+        }
+        default:
+          break;
+      }
+      if (ev.type === 'ExecutionSucceeded' || ev.type === 'ExecutionFailed' || ev.type === 'ExecutionAborted' || ev.type === 'ExecutionTimeout') {
+        return;
+      }
+    }
+  })();
+
+  try {
+    const output = await execution.result;
+    await settle(consume);
+    return { status: 'SUCCEEDED', output, transitions, history, executionName, executionArn, durationMs: Date.now() - started };
+  } catch (e) {
+    await settle(consume);
+    const base = { status: 'FAILED' as const, transitions, history, executionName, executionArn, durationMs: Date.now() - started };
+    if (limitHit === 'time') return { ...base, error: 'States.Timeout', cause: `local run exceeded ${timeoutMs} ms` };
+    if (limitHit === 'transitions') {
+      return { ...base, error: 'Runner.TransitionLimitExceeded', cause: `local run exceeded ${maxTransitions} transitions` };
+    }
+    const inner = (e as { cause?: unknown }).cause as { name?: string; message?: string } | undefined;
+    return { ...base, error: inner?.name ?? (e as Error).name, cause: inner?.message ?? (e as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The event log generator closes itself when the execution ends; never wait on it forever. */
+async function settle(p: Promise<void>): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (t = setTimeout(r, 1_000)))]);
+  clearTimeout(t);
+}
+
+function findLast(history: StateHistoryEntry[], name: string): StateHistoryEntry | undefined {
+  for (let i = history.length - 1; i >= 0; i -= 1) {
+    const h = history[i];
+    if (h && h.state === name) return h;
+  }
+  return undefined;
+}
+
+function overridesFor(
+  given: Record<string, number> | ((stateName: string) => number) | undefined,
+  names: string[],
+): Record<string, number> | undefined {
+  if (given === undefined) return undefined;
+  if (typeof given !== 'function') return given;
+  return Object.fromEntries(names.map((n) => [n, given(n)]));
+}
+
+function lookupHandler(handlers: Record<string, LocalLambdaHandler>, name: string): LocalLambdaHandler | undefined {
+  const exact = handlers[name];
+  if (exact) return exact;
+  // Deployed names are `<service>-<stage>-<function>`: accept the bare function name too.
+  const match = Object.keys(handlers).find((k) => name.endsWith(`-${k}`));
+  return match ? handlers[match] : undefined;
+}
+
+function functionNameFromRef(ref: unknown): string | undefined {
+  if (typeof ref !== 'string' || ref === '') return undefined;
+  const arn = /:function:([^:]+)/.exec(ref);
+  return arn?.[1] ?? ref;
+}

@@ -1,0 +1,82 @@
+/**
+ * The ASL `Retry`/`Catch` lists match errors by name, so the names in the
+ * definitions and the error classes the task code throws must stay in sync:
+ * - every ErrorEquals name (except Step Functions' own `States.*`, Lambda
+ *   service errors `Lambda.*`, and AWS SDK integration errors `<Service>.<Code>`)
+ *   is the `name` of an error class exported from functions/handlers/errors.ts;
+ * - every error name a Pass state injects into `$.error` is such a name too;
+ * - every error class exported there is matched by name somewhere.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import * as taskErrors from '../../functions/handlers/errors.js';
+import { allStates, loadDefinition } from '../../sandbox/stepfunctions/runner.js';
+
+const files = (await readdir('statemachines')).filter((f) => f.endsWith('.asl.yml'));
+const definitions = await Promise.all(files.map(async (f) => ({ file: f, def: await loadDefinition(`statemachines/${f}`) })));
+
+interface Use {
+  file: string;
+  state: string;
+  name: string;
+  via: 'Retry' | 'Catch' | 'Pass';
+}
+const uses: Use[] = [];
+for (const { file, def } of definitions) {
+  for (const { name: state, state: s } of allStates(def)) {
+    for (const via of ['Retry', 'Catch'] as const) {
+      for (const entry of (s[via] as Array<{ ErrorEquals: string[] }> | undefined) ?? []) {
+        for (const name of entry.ErrorEquals) uses.push({ file, state, name, via });
+      }
+    }
+    const injected = (s.Parameters as { Error?: unknown } | undefined)?.Error;
+    if (s.Type === 'Pass' && typeof injected === 'string') uses.push({ file, state, name: injected, via: 'Pass' });
+  }
+}
+
+/** Builds one instance to read its `name` (an instance field), trying argument shapes the constructors accept. */
+function nameOf(cls: new (...args: never[]) => Error): string {
+  const holder = { cluster: 'c', scope: 's', owner: 'o', acquiredAtMs: 0, expiresAtMs: 0 };
+  const shapes: unknown[][] = [['x', 'x', ['x']], ['x', ['x']], [['x']], ['x', 'x', 'x', 'x'], [holder], ['x', { resource: 'r', code: 'c' }], ['x'], []];
+  for (const args of shapes) {
+    try {
+      return (Reflect.construct(cls, args) as Error).name;
+    } catch {
+      // try the next shape
+    }
+  }
+  throw new Error(`cannot instantiate ${cls.name}`);
+}
+
+const exportedNames = new Map<string, string>(
+  Object.entries(taskErrors)
+    .filter(([, v]) => typeof v === 'function' && (v as { prototype?: unknown }).prototype instanceof Error)
+    .map(([exportName, cls]) => [nameOf(cls as new (...args: never[]) => Error), exportName]),
+);
+
+const isForeign = (name: string): boolean => name.startsWith('States.') || name.startsWith('Lambda.') || /^[A-Z][A-Za-z0-9]*\.[A-Za-z]/.test(name);
+
+describe('error names shared by the ASL and the task code', () => {
+  it('finds the definitions and their ErrorEquals lists', () => {
+    assert.ok(files.includes('replace-node.asl.yml'));
+    assert.ok(uses.length > 10);
+  });
+
+  it('exports error classes whose name equals their export name', () => {
+    for (const [name, exportName] of exportedNames) assert.equal(name, exportName);
+  });
+
+  it('every task error named in a definition is an error class exported from functions/handlers/errors.ts', () => {
+    const unknown = uses.filter((u) => !isForeign(u.name) && !exportedNames.has(u.name)).map((u) => `${u.file} ${u.state} ${u.via}: ${u.name}`);
+    assert.deepEqual(unknown, []);
+  });
+
+  it('every exported task error class is matched by a Retry or Catch somewhere', () => {
+    const matched = new Set(uses.filter((u) => u.via !== 'Pass').map((u) => u.name));
+    // UnknownActionError marks a definition/code mismatch: it must fail the execution through
+    // States.ALL (compensation), never be retried or handled specially.
+    const unmatched = [...exportedNames.keys()].filter((n) => !matched.has(n) && n !== 'UnknownActionError');
+    assert.deepEqual(unmatched, []);
+  });
+});
