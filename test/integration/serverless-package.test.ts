@@ -20,9 +20,7 @@ let template: Template;
 let buildResults: Array<{ name: string; bundleBytes: number; zipBytes: number }>;
 
 before(async () => {
-  const { buildAll } = (await import(path.join(root, 'scripts/build.mjs'))) as {
-    buildAll: (o: { quiet: boolean }) => Promise<typeof buildResults>;
-  };
+  const { buildAll } = await import('../../scripts/build.mjs');
   buildResults = await buildAll({ quiet: true });
   const env = {
     ...process.env,
@@ -87,6 +85,27 @@ describe('serverless package', () => {
     for (const s of mutating) assert.notEqual(s.Resource, '*');
     const ddb = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
     for (const s of ddb) assert.notEqual(s.Resource, '*');
+  });
+
+  it('declares the replaceNode state machine with its task function, its own role and the SSM documents', () => {
+    const machines = ofType('AWS::StepFunctions::StateMachine');
+    assert.equal(machines.length, 1);
+    const [id, sm] = machines[0]!;
+    assert.equal(id, 'ReplaceNodeStateMachine');
+    assert.deepEqual(sm.Properties.RoleArn, { 'Fn::GetAtt': ['ReplaceNodeStateMachineRole', 'Arn'] });
+    assert.ok(JSON.stringify(sm.Properties).includes('ReplaceNodeTasksLambdaFunction'));
+    assert.equal(template.Resources.ReplaceNodeTasksLambdaFunction?.Properties.Handler, 'functions/handlers/replace-node.handler');
+    const docs = ofType('AWS::SSM::Document').map(([, d]) => d.Properties.Name);
+    assert.deepEqual(docs.sort(), ['VaultHA-PrepareNode', 'VaultHA-VaultControl']);
+  });
+
+  it('scopes every mutating EC2 action of replace-node to resources carrying the cluster tag', () => {
+    const role = ofType('AWS::IAM::Role').find(([id]) => id === 'IamRoleLambdaExecution')![1];
+    const statements: any[] = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const mutating = /^ec2:(StopInstances|TerminateInstances|DetachVolume|AttachVolume|ModifyInstanceAttribute|ModifyNetworkInterfaceAttribute|DetachNetworkInterface)$/;
+    const scoped = statements.filter((s) => [s.Action].flat().some((a: string) => mutating.test(a)));
+    assert.ok(scoped.length > 0);
+    for (const s of scoped) assert.ok(s.Condition?.StringLike?.['aws:ResourceTag/vault-cluster'], JSON.stringify(s));
   });
 
   it('passes cfn-lint without errors when cfn-lint is installed', async (t) => {
