@@ -1,0 +1,466 @@
+/**
+ * Scripted, non-interactive scenarios: each starts a sandbox, waits for a
+ * steady state, injects one fault, watches the controller deal with it and
+ * judges the run by the safety invariants of DESIGN §5 over the whole
+ * timeline (sampled registrations never hold two nodes that claim active; the
+ * sole dead target is removed; nothing changes under probe blindness; the new
+ * active gets registered and serves clients through the listener).
+ *
+ * Every wait is bounded. Durations are written in "real-world" milliseconds
+ * and compressed by the sandbox's time scale when `fast` is on.
+ */
+import {
+  Sandbox,
+  type SandboxOptions,
+  type RoutingSample,
+  type SandboxSlot,
+  type TimelineEvent,
+} from './environment.js';
+import { sleep } from './sim/index.js';
+
+export const SCENARIOS = ['steady', 'step-down', 'kill-active', 'zombie-leader', 'split-brain', 'probe-blind', 'replace-node'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Time compression cap for replace-node (see runScenario). */
+export const REPLACE_NODE_MAX_SPEED = 8;
+
+export interface ScenarioCheck {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  passed: boolean;
+  ha: 'dynamodb' | 'raft';
+  speed: number;
+  /** Fault → a new active registered, healthy in the target group and serving a client through the listener (wall ms). */
+  rtoMs?: number;
+  /** Client requests through the listener that succeeded, from the fault (or observation start) to the end. */
+  clientSuccessRate: number;
+  clientRequests: number;
+  /** Most registered (non-draining) targets whose node claimed active in any one sample. */
+  maxRegisteredActives: number;
+  /** Controller invocations during the scenario. */
+  ticks: number;
+  verdicts: string[];
+  durationMs: number;
+  checks: ScenarioCheck[];
+  error?: string;
+}
+
+export interface ScenarioRun {
+  result: ScenarioResult;
+  /** Events from the steady state on, in time order (what the CLI prints). */
+  timeline: TimelineEvent[];
+  /** Routing samples from the steady state on (what the invariants are judged on). */
+  samples: RoutingSample[];
+  /** When the fault was injected (wall ms), if the scenario injects one. */
+  faultAtMs?: number;
+}
+
+export interface ScenarioOptions {
+  ha?: 'dynamodb' | 'raft';
+  fast?: boolean;
+  speed?: number;
+  /** Live progress (every timeline event as it happens). */
+  onTimeline?: (e: TimelineEvent) => void;
+}
+
+export class UnknownScenarioError extends Error {
+  override readonly name = 'UnknownScenarioError';
+  constructor(readonly scenario: string) {
+    super(`unknown scenario "${scenario}" (known: ${SCENARIOS.join(', ')})`);
+  }
+}
+
+export function isScenarioName(s: string): s is ScenarioName {
+  return (SCENARIOS as readonly string[]).includes(s);
+}
+
+/** The bits of a scenario run the checks are computed from. */
+interface Window {
+  sb: Sandbox;
+  startMs: number;
+  faultAtMs: number | undefined;
+  endMs: number;
+  checks: ScenarioCheck[];
+  rtoMs?: number;
+  extraTimeline: TimelineEvent[];
+}
+
+export async function runScenario(name: string, opts: ScenarioOptions = {}): Promise<ScenarioRun> {
+  if (!isScenarioName(name)) throw new UnknownScenarioError(name);
+  const ha = opts.ha ?? 'dynamodb';
+  // The ASL interpreter validates a definition synchronously (~0.5 s with the
+  // event loop blocked); at ×20 that is most of a lock TTL, so replace-node runs less compressed.
+  const speed = name === 'replace-node' && opts.fast ? Math.min(opts.speed ?? REPLACE_NODE_MAX_SPEED, REPLACE_NODE_MAX_SPEED) : opts.speed;
+  const sandboxOpts: SandboxOptions = {
+    ha,
+    fast: opts.fast ?? false,
+    ...(speed !== undefined ? { speed } : {}),
+    ...(name === 'zombie-leader' ? { fencing: 'break-lock' as const } : {}),
+    ...(opts.onTimeline ? { onTimeline: opts.onTimeline } : {}),
+  };
+  const startedAt = Date.now();
+  const sb = new Sandbox(sandboxOpts);
+  const w: Window = { sb, startMs: startedAt, faultAtMs: undefined, endMs: startedAt, checks: [], extraTimeline: [] };
+  let error: string | undefined;
+  try {
+    await sb.start();
+    await waitSteady(sb);
+    w.startMs = Date.now();
+    sb.record('info', `steady: ${sb.activeSlot()?.name ?? '?'} is active and the only registered target; scenario ${name} begins`);
+    await SCRIPTS[name](w);
+  } catch (err) {
+    error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    sb.record('info', `scenario aborted: ${error}`);
+  } finally {
+    w.endMs = Date.now();
+    await sb.stop();
+  }
+  const result = summarise(name, w, Date.now() - startedAt, error);
+  const timeline = [...sb.timeline.filter((e) => e.atMs >= w.startMs - 1 && e.atMs <= w.endMs && (e.kind !== 'instance' || name === 'replace-node')), ...w.extraTimeline].sort((a, b) => a.atMs - b.atMs);
+  const samples = sb.samples.filter((x) => x.atMs >= w.startMs && x.atMs <= w.endMs);
+  return { result, timeline, samples, ...(w.faultAtMs !== undefined ? { faultAtMs: w.faultAtMs } : {}) };
+}
+
+/* ------------------------------------------------------------------ scripts */
+
+const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
+  async steady(w) {
+    const { sb } = w;
+    const first = sb.activeSlot();
+    await sleep(ms(sb, 60_000));
+    const last = sb.activeSlot();
+    const verdicts = reportsIn(w, w.startMs, Date.now()).map((r) => r.verdict.kind);
+    check(w, 'every tick says healthy', verdicts.length > 0 && verdicts.every((v) => v === 'healthy'), `${verdicts.length} ticks: ${unique(verdicts).join(', ')}`);
+    check(w, 'the active did not change', first !== undefined && first === last, `${first?.name ?? '-'} → ${last?.name ?? '-'}`);
+    const changes = w.sb.timeline.filter((e) => e.kind === 'registration' && e.atMs > w.startMs).length;
+    check(w, 'no registration changed', changes === 0, `${changes} changes`);
+    const samples = samplesIn(w, w.startMs, Date.now());
+    const onlyActive = samples.every((s) => s.registered.length === 1 && s.registeredClaimants.length === 1);
+    check(w, 'exactly the active is registered in every sample', onlyActive, `${samples.length} samples`);
+    const rate = clientRate(w, w.startMs, Date.now());
+    check(w, 'clients succeed', rate.rate >= UNDISTURBED_RATE, rateDetail(rate));
+  },
+
+  async 'step-down'(w) {
+    const { sb } = w;
+    const old = requireActive(sb);
+    const oldId = sb.instanceOf(old.name)!;
+    const sentAt = Date.now();
+    await sb.stepDown(old.name);
+    w.faultAtMs = nodeEventAt(sb, old.name, 'step-down', sentAt) ?? sentAt;
+    const recovered = await waitRecovered(w, old.name);
+    check(w, 'a new active is registered and serving through the listener', recovered !== undefined, recovered ? `${recovered.slot} after ${w.rtoMs} ms` : 'not within the bound');
+    await settle(sb);
+    check(w, 'the stepped-down node is deregistered', !registeredNow(sb).includes(oldId), `${old.name} (${oldId})`);
+  },
+
+  async 'kill-active'(w) {
+    const { sb } = w;
+    const old = requireActive(sb);
+    const oldId = sb.instanceOf(old.name)!;
+    await sb.killVault(old.name);
+    w.faultAtMs = nodeEventAt(sb, old.name, 'killed', Date.now() - 1_000) ?? Date.now();
+    const recovered = await waitRecovered(w, old.name);
+    check(w, 'a new active is registered and serving through the listener', recovered !== undefined, recovered ? `${recovered.slot} after ${w.rtoMs} ms` : 'not within the bound');
+    await settle(sb);
+    check(w, 'the dead target is removed', !registeredNow(sb).includes(oldId), `${old.name} (${oldId})`);
+  },
+
+  async 'zombie-leader'(w) {
+    const { sb } = w;
+    const zombie = requireActive(sb);
+    const zombieId = sb.instanceOf(zombie.name)!;
+    // The active keeps its lock (storage reachable) but no client or probe reaches it.
+    await sb.partitionClients(zombie.name, true, 'refuse');
+    w.faultAtMs = Date.now();
+    if (sb.ha === 'dynamodb') {
+      const recovered = await waitRecovered(w, zombie.name);
+      check(w, 'a new active is registered and serving through the listener', recovered !== undefined, recovered ? `${recovered.slot} after ${w.rtoMs} ms` : 'not within the bound');
+      const fenced = reportsIn(w, w.faultAtMs, Date.now()).find((r) => r.fencing?.result === 'deleted');
+      check(w, 'the zombie lock was broken (conditional delete)', fenced !== undefined, fenced?.fencing?.reason ?? 'no break-lock');
+    } else {
+      // Raft has no lock item to break: the controller can only stop routing to
+      // the zombie (the ALB would fail open to it) and alarm until it is healed.
+      const judged = await waitUntil(sb, ms(sb, 30_000), () => reportsIn(w, w.faultAtMs!, Date.now()).some((r) => r.verdict.kind !== 'healthy'));
+      const kinds = unique(reportsIn(w, w.faultAtMs, Date.now()).map((r) => r.verdict.kind));
+      check(w, 'the verdict stops saying healthy', judged, kinds.join(', ') || 'no tick');
+      await sleep(ms(sb, 20_000));
+      const others = samplesIn(w, w.faultAtMs, Date.now()).filter((s) => s.registered.some((r) => r.instanceId !== zombieId));
+      check(w, 'no other node is registered while the zombie holds Raft leadership', others.length === 0, `${others.length} samples`);
+    }
+    await settle(sb);
+    check(w, 'the unreachable zombie is no longer registered', !registeredNow(sb).includes(zombieId), `${zombie.name} (${zombieId})`);
+    await sb.partitionClients(zombie.name, false);
+    if (sb.ha === 'raft') {
+      const healedAt = Date.now();
+      const back = await waitUntil(sb, ms(sb, 120_000) + 5_000, () => {
+        const a = sb.activeSlot();
+        const id = a ? sb.runtime.hostOf(a.node) : undefined;
+        return id !== undefined && sb.targetState(id) === 'healthy' && sb.clientSamples.some((s) => s.ok && s.realAtMs >= healedAt);
+      });
+      check(w, 'routing recovers once the partition heals', back, back ? `${sb.activeSlot()?.name ?? '?'} serving` : 'not within the bound');
+    }
+  },
+
+  async 'split-brain'(w) {
+    const { sb } = w;
+    const legit = requireActive(sb);
+    const legitId = sb.instanceOf(legit.name)!;
+    const rogue = sb.slots.find((s) => s !== legit && s.node.status().running && !s.node.status().sealed);
+    if (!rogue) throw new Error('no standby to turn rogue');
+    const rogueId = sb.instanceOf(rogue.name)!;
+    sb.forceActive(rogue.name, true);
+    w.faultAtMs = Date.now();
+    const seen = await waitUntil(sb, ms(sb, 30_000), () => reportsIn(w, w.faultAtMs!, Date.now()).some((r) => r.verdict.kind === 'split-brain'));
+    check(w, 'the verdict says split-brain', seen, seen ? 'split-brain' : 'never within the bound');
+    await sleep(ms(sb, 20_000));
+    const samples = samplesIn(w, w.faultAtMs, Date.now());
+    const rogueRouted = samples.some((s) => s.registered.some((r) => r.instanceId === rogueId));
+    check(w, 'the rogue claimant is never registered', !rogueRouted, `${rogue.name} (${rogueId})`);
+    const legitKept = samples.every((s) => s.registered.some((r) => r.instanceId === legitId));
+    check(w, 'the lock holder stays registered', legitKept, `${legit.name} (${legitId})`);
+    const rate = clientRate(w, w.faultAtMs, Date.now());
+    check(w, 'clients keep succeeding', rate.rate >= UNDISTURBED_RATE, rateDetail(rate));
+    sb.forceActive(rogue.name, false);
+  },
+
+  async 'probe-blind'(w) {
+    const { sb } = w;
+    const before = registeredNow(sb).join(',');
+    await sb.setControllerBlind(true);
+    w.faultAtMs = Date.now();
+    const seen = await waitUntil(sb, ms(sb, 30_000), () => reportsIn(w, w.faultAtMs!, Date.now()).some((r) => r.verdict.kind === 'probe-blind'));
+    check(w, 'the verdict says probe-blind', seen, seen ? 'probe-blind' : 'never within the bound');
+    // Long enough for hysteresis to have removed every node twice over, had it been fooled.
+    await sleep(ms(sb, 30_000));
+    const blindEnd = Date.now();
+    await sb.setControllerBlind(false);
+    const samples = samplesIn(w, w.faultAtMs, blindEnd);
+    const unchanged = samples.every((s) => s.registered.map((r) => r.instanceId).join(',') === before);
+    check(w, 'registrations never changed while blind', unchanged, `${samples.length} samples, registered ${before || '(none)'}`);
+    const applied = reportsIn(w, w.faultAtMs, blindEnd).filter((r) => r.applied).length;
+    check(w, 'no tick applied a change while blind', applied === 0, `${applied} applied ticks`);
+    const rate = clientRate(w, w.faultAtMs, blindEnd);
+    check(w, 'clients kept succeeding', rate.rate >= UNDISTURBED_RATE, rateDetail(rate));
+    const healed = await waitUntil(sb, ms(sb, 30_000), () => sb.controller.last?.report?.clusters[0]?.verdict.kind === 'healthy');
+    check(w, 'healthy again once the path is healed', healed, healed ? 'healthy' : 'not within the bound');
+  },
+
+  async 'replace-node'(w) {
+    const { sb } = w;
+    const active = requireActive(sb);
+    // Replace a standby: the active keeps serving and the controller must not be disturbed.
+    const slot = sb.slots.find((s) => s !== active)!;
+    const oldId = sb.instanceOf(slot.name)!;
+    const urlBefore = slot.node.baseUrl;
+    w.faultAtMs = Date.now();
+    const run = await sb.replaceNode(slot.name, { reason: 'sandbox scenario' });
+    check(w, 'the replace-node execution succeeded', run.status === 'SUCCEEDED', `${run.status}${run.error ? ` ${run.error}: ${run.cause ?? ''}` : ''} (${run.transitions} transitions)`);
+    const world = sb.aws.world;
+    const newId = sb.instanceOf(slot.name);
+    const inst = newId ? world.instance(newId) : undefined;
+    check(w, 'a new instance runs in the slot', newId !== undefined && newId !== oldId && inst?.state === 'running', `${oldId} → ${newId ?? '-'} (${inst?.state ?? '-'})`);
+    check(
+      w,
+      'it kept the slot AZ and network interface',
+      inst?.availabilityZone === slot.availabilityZone && inst.primaryNetworkInterfaceId === slot.networkInterfaceId,
+      `${inst?.availabilityZone ?? '-'} ${inst?.primaryNetworkInterfaceId ?? '-'}`,
+    );
+    const vol = world.volume(slot.volumeId);
+    check(
+      w,
+      'the data volume is attached to the new instance',
+      vol?.attachment?.instanceId === newId && vol?.attachment?.state === 'attached',
+      `${slot.volumeId}: ${vol?.state ?? '-'} ${vol?.attachment?.instanceId ?? ''}`,
+    );
+    const st = slot.node.status();
+    check(
+      w,
+      'the same node is back, unsealed, at the same address',
+      st.running && !st.sealed && slot.node.baseUrl === urlBefore,
+      `${slot.name} ${st.running ? (st.sealed ? 'sealed' : 'unsealed') : 'down'} at ${slot.node.baseUrl ?? '-'}`,
+    );
+    const old = world.instance(oldId);
+    check(w, 'the old instance is gone', old === undefined || old.state === 'terminated' || old.state === 'shutting-down' || old.state === 'stopped', old?.state ?? 'purged');
+    check(w, 'no unseal share reached SSM commands or output', !sb.ssm.auditContainsAny(sb.shares), 'SSM audit searched for every share');
+    await settle(sb);
+    const rate = clientRate(w, w.faultAtMs, Date.now());
+    check(w, 'clients kept succeeding', rate.rate >= UNDISTURBED_RATE, rateDetail(rate));
+    const healthy = await waitUntil(sb, ms(sb, 30_000), () => sb.controller.last?.report?.clusters[0]?.verdict.kind === 'healthy');
+    check(w, 'the controller says healthy afterwards', healthy, sb.controller.last?.report?.clusters[0]?.verdict.kind ?? '-');
+  },
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+/** Real-world ms → wall ms in this sandbox, with a floor so slow machines get some slack. */
+function ms(sb: Sandbox, realWorldMs: number): number {
+  return Math.max(200, Math.round(realWorldMs * sb.timeScale));
+}
+
+function check(w: Window, name: string, passed: boolean, detail: string): void {
+  w.checks.push({ name, passed, detail });
+}
+
+function requireActive(sb: Sandbox): SandboxSlot {
+  const a = sb.activeSlot();
+  if (!a) throw new Error('no single active node');
+  return a;
+}
+
+function registeredNow(sb: Sandbox): string[] {
+  return (sb.sample()?.registered ?? []).map((r) => r.instanceId);
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+function nodeEventAt(sb: Sandbox, node: string, kind: string, afterMs: number): number | undefined {
+  return sb.timeline.find((e) => e.kind === 'vault' && e.atMs >= afterMs && e.detail.startsWith(`${node}: ${kind}`))?.atMs;
+}
+
+function reportsIn(w: Window, fromMs: number, toMs: number) {
+  return w.sb.controller.ticks
+    .filter((t) => t.startedAtMs >= fromMs && t.finishedAtMs <= toMs && t.report)
+    .map((t) => t.report!.clusters[0]!)
+    .filter((c) => c !== undefined);
+}
+
+function samplesIn(w: Window, fromMs: number, toMs: number) {
+  return w.sb.samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs);
+}
+
+function clientRate(w: Window, fromMs: number, toMs: number): { rate: number; n: number; firstFailure?: string } {
+  const xs = w.sb.clientSamples.filter((s) => s.realAtMs >= fromMs && s.realAtMs <= toMs);
+  const fail = xs.find((s) => !s.ok);
+  return {
+    rate: xs.length === 0 ? 1 : xs.filter((s) => s.ok).length / xs.length,
+    n: xs.length,
+    ...(fail ? { firstFailure: `${fail.status ?? fail.error ?? '?'} at ${new Date(fail.realAtMs).toISOString()}` } : {}),
+  };
+}
+
+function rateDetail(r: { rate: number; n: number; firstFailure?: string }): string {
+  return `${pct(r.rate)} of ${r.n}${r.firstFailure ? ` (first failure: ${r.firstFailure})` : ''}`;
+}
+
+/** Clients through the listener should not notice the fault (a stray slow request on a loaded machine is tolerated). */
+const UNDISTURBED_RATE = 0.9;
+
+async function waitUntil(sb: Sandbox, timeoutMs: number, cond: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const step = Math.max(10, sb.sampleIntervalMs);
+  for (let i = 0; i < Math.ceil(timeoutMs / step) + 1 && Date.now() <= deadline; i++) {
+    if (cond()) return true;
+    await sleep(step);
+  }
+  return cond();
+}
+
+/** Steady state: verdict healthy, the active is the only registered target and healthy, a client got through. */
+async function waitSteady(sb: Sandbox): Promise<void> {
+  const since = Date.now();
+  const ok = await waitUntil(sb, ms(sb, 90_000) + 5_000, () => {
+    const a = sb.activeSlot();
+    const id = a ? sb.instanceOf(a.name) : undefined;
+    const reg = registeredNow(sb);
+    return (
+      id !== undefined &&
+      sb.controller.last?.report?.clusters[0]?.verdict.kind === 'healthy' &&
+      reg.length === 1 &&
+      reg[0] === id &&
+      sb.targetState(id) === 'healthy' &&
+      sb.clientSamples.some((s) => s.ok && s.realAtMs >= since)
+    );
+  });
+  if (!ok) throw new Error('the sandbox did not reach a steady state');
+}
+
+/** Waits (bounded) until a node other than `oldSlot` is active, healthy in the target group and served a client. */
+async function waitRecovered(w: Window, oldSlot: string): Promise<{ slot: string; atMs: number } | undefined> {
+  const { sb } = w;
+  const faultAt = w.faultAtMs ?? Date.now();
+  let healthyAt: number | undefined;
+  let who: string | undefined;
+  let served: { slot: string; atMs: number } | undefined;
+  await waitUntil(sb, ms(sb, 120_000) + 5_000, () => {
+    const a = sb.activeSlot();
+    const id = a && a.name !== oldSlot ? sb.runtime.hostOf(a.node) : undefined;
+    if (!a || id === undefined || sb.targetState(id) !== 'healthy' || !registeredNow(sb).includes(id)) {
+      healthyAt = undefined;
+      return false;
+    }
+    if (who !== a.name || healthyAt === undefined) {
+      who = a.name;
+      healthyAt = Date.now();
+    }
+    const first = sb.clientSamples.find((s) => s.ok && s.realAtMs >= healthyAt! - sb.sampleIntervalMs);
+    if (!first) return false;
+    served = { slot: a.name, atMs: first.realEndMs };
+    return true;
+  });
+  if (!served) return undefined;
+  w.rtoMs = Math.max(0, Math.round(served.atMs - faultAt));
+  // The client's view of the failover.
+  const after = sb.clientSamples.filter((s) => s.realAtMs >= faultAt);
+  const firstFail = after.find((s) => !s.ok);
+  if (firstFail) w.extraTimeline.push({ atMs: firstFail.realAtMs, kind: 'client', detail: `first failed client request (${firstFail.status ?? firstFail.error})` });
+  w.extraTimeline.push({ atMs: served.atMs, kind: 'client', detail: `first client success after failover (served through the listener by ${served.slot})` });
+  return served;
+}
+
+/** Lets a few more ticks and samples land before the end-state checks. */
+async function settle(sb: Sandbox): Promise<void> {
+  await sleep(Math.max(sb.tickIntervalMs * 3, ms(sb, 15_000)));
+}
+
+function summarise(name: ScenarioName, w: Window, durationMs: number, error: string | undefined): ScenarioResult {
+  const { sb } = w;
+  const from = w.startMs;
+  const samples = samplesIn(w, from, w.endMs);
+  const maxRegisteredActives = samples.reduce((m, s) => Math.max(m, s.registeredClaimants.length), 0);
+  const checks = [...w.checks];
+  checks.push({ name: 'never two registered targets claiming active', passed: maxRegisteredActives <= 1, detail: `max ${maxRegisteredActives} over ${samples.length} samples` });
+  if (error !== undefined) checks.push({ name: 'the scenario ran to the end', passed: false, detail: error });
+  const rate = clientRate(w, w.faultAtMs ?? from, w.endMs);
+  const ticks = sb.controller?.ticks.filter((t) => t.startedAtMs >= from && t.startedAtMs <= w.endMs) ?? [];
+  const verdicts: string[] = [];
+  for (const t of ticks) {
+    const v = t.report?.clusters[0]?.verdict.kind;
+    if (v !== undefined && verdicts.at(-1) !== v) verdicts.push(v);
+  }
+  return {
+    scenario: name,
+    passed: checks.length > 1 && checks.every((c) => c.passed),
+    ha: sb.ha,
+    speed: sb.speed,
+    ...(w.rtoMs !== undefined ? { rtoMs: w.rtoMs } : {}),
+    clientSuccessRate: Math.round(rate.rate * 1000) / 1000,
+    clientRequests: rate.n,
+    maxRegisteredActives,
+    ticks: ticks.length,
+    verdicts,
+    durationMs,
+    checks,
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+/** Human-readable timeline: ISO timestamp, offset from the first event, kind, detail. */
+export function formatTimeline(timeline: TimelineEvent[]): string[] {
+  const t0 = timeline[0]?.atMs ?? 0;
+  return timeline.map((e) => {
+    const offset = `+${((e.atMs - t0) / 1000).toFixed(3)}s`.padStart(10);
+    return `${new Date(e.atMs).toISOString()} ${offset}  ${e.kind.padEnd(12)} ${e.detail}`;
+  });
+}

@@ -1,0 +1,246 @@
+/**
+ * The project's SSM documents (serverless/ssm-documents.yml) as the sandbox's
+ * agent runs them: the same parameters, steps, exit codes and progress lines as
+ * the shell scripts, executed against a simulated node.
+ *
+ * Invariant 7 (DESIGN §5): unseal shares and tokens arrive only as parameter
+ * NAMES; the executor reads the SecureStrings on the node (`ctx.readParameter`,
+ * the instance role's read), sends them to the local Vault, and prints
+ * progress only ("unseal progress 2/3", "sealed=false").
+ *
+ * Differences from the scripts, on purpose:
+ *  - the real script lists the shares with `get-parameters-by-path`; the
+ *    sandbox agent can read one parameter at a time, so the shares are stored
+ *    as `<prefix>1`, `<prefix>2`, ... and read in order until one is missing;
+ *  - `VaultAddr` names the node's local listener (https://127.0.0.1:8200 on a
+ *    real node); a simulated node listens on its own ephemeral port, which the
+ *    agent knows, so only the scheme/host check of the parameter is kept.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { ParameterNotFoundError } from './aws/ssm.js';
+import type { DocumentContext, DocumentRegistry, DocumentResult } from './aws/ssm-documents.js';
+
+export const PREPARE_NODE_DOCUMENT = 'VaultHA-PrepareNode';
+export const VAULT_CONTROL_DOCUMENT = 'VaultHA-VaultControl';
+
+/** Parameters the documents declare (serverless/ssm-documents.yml). */
+export const PREPARE_NODE_PARAMETERS = ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr'] as const;
+export const VAULT_CONTROL_PARAMETERS = ['Action', 'TokenParameterName', 'VaultAddr'] as const;
+
+/** More shares than this under one prefix is a misconfiguration (Vault allows at most 255, real clusters use 5). */
+export const MAX_SHARES = 16;
+
+export interface DocumentTimings {
+  /** Pause between polls (device visible, Vault answering, sealed=false). Default 100 ms. */
+  pollIntervalMs: number;
+  /** Polls before a step gives up. Default 50. */
+  maxPolls: number;
+  /** Timeout of one HTTP call to the local Vault. Default 2000 ms. */
+  httpTimeoutMs: number;
+}
+
+const DEFAULT_TIMINGS: DocumentTimings = { pollIntervalMs: 100, maxPolls: 50, httpTimeoutMs: 2_000 };
+
+// The same patterns the documents pin with allowedPattern / allowedValues.
+const VOLUME_ID = /^(vol-[0-9a-z]{1,32})?$/;
+const MOUNT_POINT = /^(\/[A-Za-z0-9_./-]{1,200})?$/;
+const SHARES_PREFIX = /^(\/[A-Za-z0-9_./-]{0,500}\/)?$/;
+const VAULT_ADDR = /^https?:\/\/[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$/;
+const TOKEN_PARAMETER = /^(\/?[A-Za-z0-9_./-]{1,1011})?$/;
+
+export function registerProjectDocuments(registry: DocumentRegistry, timings: Partial<DocumentTimings> = {}): void {
+  const t = { ...DEFAULT_TIMINGS, ...timings };
+  registry.registerDocument(PREPARE_NODE_DOCUMENT, (ctx) => prepareNode(ctx, t), {
+    allowedParameters: PREPARE_NODE_PARAMETERS,
+    defaultExecutionTimeoutSeconds: 600,
+  });
+  registry.registerDocument(VAULT_CONTROL_DOCUMENT, (ctx) => vaultControl(ctx, t), {
+    allowedParameters: VAULT_CONTROL_PARAMETERS,
+    defaultExecutionTimeoutSeconds: 120,
+  });
+}
+
+/** Collects stdout lines; the result never carries anything but progress. */
+class Output {
+  private readonly lines: string[] = [];
+  line(s: string): void {
+    this.lines.push(s);
+  }
+  done(exitCode: number, stderr = ''): DocumentResult {
+    return { exitCode, stdout: this.lines.join('\n'), stderr };
+  }
+}
+
+function param(ctx: DocumentContext, name: string, fallback = ''): string {
+  return ctx.parameters[name]?.[0] ?? fallback;
+}
+
+async function prepareNode(ctx: DocumentContext, t: DocumentTimings): Promise<DocumentResult> {
+  const out = new Output();
+  const volumeId = param(ctx, 'VolumeId');
+  const mountPoint = param(ctx, 'MountPoint', '/opt/vault/data');
+  const unsealMode = param(ctx, 'UnsealMode');
+  const sharesPrefix = param(ctx, 'SharesParameterPrefix');
+  const vaultAddr = param(ctx, 'VaultAddr', 'https://127.0.0.1:8200');
+  if (!VOLUME_ID.test(volumeId) || !MOUNT_POINT.test(mountPoint) || !SHARES_PREFIX.test(sharesPrefix) || !VAULT_ADDR.test(vaultAddr)) {
+    return out.done(1, 'a parameter does not match its allowedPattern');
+  }
+  if (unsealMode !== 'shamir' && unsealMode !== 'auto') return out.done(1, 'UnsealMode must be shamir or auto');
+
+  if (volumeId !== '') {
+    const visible = await poll(t, ctx.abortSignal, () => ctx.agent.hasVolume(volumeId));
+    if (!visible) {
+      out.line(`device for ${volumeId} not found`);
+      return out.done(2);
+    }
+    out.line(`volume ${volumeId} is attached`);
+    await ctx.agent.mount(volumeId, mountPoint);
+    out.line(`mounted ${mountPoint}`);
+  }
+
+  await ctx.agent.startVault();
+  let status = await poll(t, ctx.abortSignal, () => sealStatus(ctx, t));
+  if (!status) {
+    out.line(`vault did not answer at ${vaultAddr}`);
+    return out.done(4);
+  }
+
+  if (unsealMode === 'shamir' && status.sealed) {
+    for (let i = 1; i <= MAX_SHARES && status.sealed; i++) {
+      if (ctx.abortSignal.aborted) return out.done(137);
+      let share: string;
+      try {
+        share = await ctx.readParameter(`${sharesPrefix}${i}`, true);
+      } catch (err) {
+        if (err instanceof ParameterNotFoundError) break;
+        throw err;
+      }
+      const answer = await vaultCall(ctx, t, 'PUT', '/v1/sys/unseal', JSON.stringify({ key: share }));
+      share = '';
+      const body = parseSealStatus(answer?.body);
+      if (!body) {
+        out.line(`unseal failed (http ${answer?.status ?? 'no answer'})`);
+        break;
+      }
+      status = body;
+      if (!body.sealed) break;
+      out.line(`unseal progress ${body.progress ?? '?'}/${body.t ?? '?'}`);
+    }
+  }
+
+  const unsealed = await poll(t, ctx.abortSignal, async () => (await sealStatus(ctx, t))?.sealed === false);
+  if (unsealed) {
+    out.line('sealed=false');
+    return out.done(0);
+  }
+  out.line(`vault is still sealed (mode ${unsealMode})`);
+  return out.done(5);
+}
+
+async function vaultControl(ctx: DocumentContext, t: DocumentTimings): Promise<DocumentResult> {
+  const out = new Output();
+  const action = param(ctx, 'Action');
+  const tokenParameter = param(ctx, 'TokenParameterName');
+  if (!TOKEN_PARAMETER.test(tokenParameter)) return out.done(1, 'TokenParameterName does not match its allowedPattern');
+  switch (action) {
+    case 'step-down': {
+      if (tokenParameter === '') {
+        out.line('step-down needs TokenParameterName');
+        return out.done(2);
+      }
+      let token = await ctx.readParameter(tokenParameter, true);
+      const answer = await vaultCall(ctx, t, 'PUT', '/v1/sys/step-down', undefined, { 'x-vault-token': token });
+      token = '';
+      const code = answer?.status ?? 0;
+      out.line(`step-down http ${code === 0 ? '000' : code}`);
+      return out.done(code === 204 ? 0 : 3);
+    }
+    case 'stop':
+      await ctx.agent.stopVault('SIGTERM');
+      out.line('vault stopped');
+      return out.done(0);
+    case 'kill':
+      await ctx.agent.stopVault('SIGKILL');
+      out.line('vault killed');
+      return out.done(0);
+    case 'start':
+      await ctx.agent.startVault();
+      out.line('vault started');
+      return out.done(0);
+    default:
+      return out.done(1, 'Action must be one of step-down, stop, kill, start');
+  }
+}
+
+interface SealStatus {
+  sealed: boolean;
+  progress?: number;
+  t?: number;
+}
+
+function parseSealStatus(body: string | undefined): SealStatus | undefined {
+  if (body === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { sealed?: unknown; progress?: unknown; t?: unknown };
+    if (typeof parsed.sealed !== 'boolean') return undefined;
+    return {
+      sealed: parsed.sealed,
+      ...(typeof parsed.progress === 'number' ? { progress: parsed.progress } : {}),
+      ...(typeof parsed.t === 'number' ? { t: parsed.t } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function sealStatus(ctx: DocumentContext, t: DocumentTimings): Promise<SealStatus | undefined> {
+  const answer = await vaultCall(ctx, t, 'GET', '/v1/sys/seal-status');
+  return answer?.status === 200 ? parseSealStatus(answer.body) : undefined;
+}
+
+/** One call to the node's local listener; undefined when Vault does not answer (like `curl || true`). */
+async function vaultCall(
+  ctx: DocumentContext,
+  t: DocumentTimings,
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string } | undefined> {
+  const base = ctx.agent.vault?.baseUrl;
+  if (base === undefined) return undefined;
+  const url = new URL(path, base);
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve) => {
+    const req = mod.request(
+      url,
+      {
+        method,
+        agent: false,
+        timeout: t.httpTimeoutMs,
+        headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', () => resolve(undefined));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(undefined));
+    req.end(body);
+  });
+}
+
+/** Polls `cond` (bounded by maxPolls) until it is truthy; stops early when the invocation is aborted. */
+async function poll<T>(t: DocumentTimings, signal: AbortSignal, cond: () => T | Promise<T>): Promise<T | undefined> {
+  for (let i = 0; i < t.maxPolls; i++) {
+    if (signal.aborted) return undefined;
+    const v = await cond();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, t.pollIntervalMs));
+  }
+  return undefined;
+}
