@@ -127,7 +127,8 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
       }
       continue;
     }
-    const decision = removalOf(node, target, legit, verdict, failureCounts, policy);
+    const legitTargetState = legit !== undefined ? registered.get(legit)?.state : undefined;
+    const decision = removalOf(node, target, legit, legitTargetState, verdict, failureCounts, policy);
     if ('hold' in decision) held.push({ instanceId, reason: decision.hold });
     else removals.push(decision);
   }
@@ -182,6 +183,7 @@ function removalOf(
   node: NodeHealth,
   target: TargetView,
   legit: string | undefined,
+  legitTargetState: TargetView['state'] | undefined,
   verdict: SplitBrainVerdict,
   failureCounts: Record<string, number>,
   policy: PlannerPolicy,
@@ -203,6 +205,16 @@ function removalOf(
   }
   if (node.class === 'standby' || node.class === 'perf-standby') {
     // Only reached in active-only routing (all-unsealed desires answering standbys).
+    // Make before break: a standby whose HA connection is healthy forwards
+    // client requests to the active (DESIGN §3.3a), while a newly registered
+    // target takes registration time plus `healthy threshold × interval` before
+    // the ALB sends it anything. Removing the old node first (a step-down) would
+    // leave clients with 503s for that whole window.
+    if (legit !== undefined && legitTargetState !== 'healthy') {
+      return {
+        hold: `${node.class} kept until ${legit} passes the ALB health check (target ${legitTargetState ?? 'not yet registered'}); it forwards requests to the active meanwhile`,
+      };
+    }
     return withProof({ instanceId, reason: `${node.class} (active-only routing)` }, node.class);
   }
   if (node.evidenceIsAbsence) {

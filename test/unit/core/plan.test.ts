@@ -60,6 +60,27 @@ describe('planRegistrations: active-only routing', () => {
     assert.deepEqual(p.register, []);
   });
 
+  it('make before break: after a step-down the old node (now a standby) stays until the new active is ALB-healthy', () => {
+    const nodes = [node.standby('i-0a', 'i-0b'), node.active('i-0b'), node.standby('i-0c', 'i-0b')];
+    const notYet = plan(world(nodes, [target('i-0a', 'healthy')]));
+    assert.deepEqual(ids(notYet.register), ['i-0b']);
+    assert.deepEqual(notYet.deregister, []);
+    assert.match(notYet.held[0]?.reason ?? '', /^standby kept until i-0b passes the ALB health check/);
+
+    const initial = plan(world(nodes, [target('i-0a', 'unhealthy'), target('i-0b', 'initial')]));
+    assert.deepEqual(initial.deregister, []);
+    assert.deepEqual(ids(initial.held), ['i-0a']);
+
+    const healthy = plan(world(nodes, [target('i-0a', 'unhealthy'), target('i-0b', 'healthy')]));
+    assert.deepEqual(ids(healthy.deregister), ['i-0a']);
+  });
+
+  it('a registered standby leaves at once when there is no active for it to forward to', () => {
+    const nodes = [node.standby('i-0a'), node.standby('i-0b'), node.standby('i-0c')];
+    const p = plan(world(nodes, [target('i-0a', 'healthy')]));
+    assert.deepEqual(ids(p.deregister), ['i-0a']);
+  });
+
   it('after a failover the new active is registered and the old one held below the threshold', () => {
     const p = plan(clusterAfterFailover(1));
     assert.deepEqual(ids(p.register), ['i-0b']);
