@@ -27,6 +27,9 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 
 /* ------------------------------------------------------------------ types */
 
+/** Definitions already validated by the interpreter (by identity). */
+const VALIDATED = new WeakSet<object>();
+
 /** The subset of the Lambda context our handlers use. */
 export interface LocalLambdaContext {
   functionName: string;
@@ -376,9 +379,14 @@ export async function runStateMachine(
       .map((s) => s.name),
   );
 
+  // Validating a definition takes 0.4–0.8 s of synchronous work, enough to make
+  // simulated lock holders miss renewals in a compressed sandbox: validate each
+  // definition object once, then skip it.
+  const validated = VALIDATED.has(definition);
   const machine = new StateMachine(resolved, {
-    validationOptions: { checkArn: false, checkPaths: true },
+    validationOptions: validated ? { noValidate: true } : { checkArn: false, checkPaths: true },
   });
+  VALIDATED.add(definition);
 
   // Step Functions' context object. `State.EnteredTime` is read when a state
   // evaluates its Parameters, i.e. as the state is entered; the interpreter
