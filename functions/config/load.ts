@@ -74,3 +74,23 @@ export async function loadConfig(
     `(root): no configuration: set ${CONFIG_ENV.inline}, ${CONFIG_ENV.file} or ${CONFIG_ENV.parameter}`,
   ]);
 }
+
+let cached: { key: string; config: Promise<Config> } | undefined;
+
+/**
+ * loadConfig once per container: config is read at cold start. The cache is
+ * keyed by the three source variables (so a process that changes them, like the
+ * sandbox or a test, reads again), and a failed load is not cached, so the next
+ * invocation retries instead of failing forever.
+ */
+export function loadConfigCached(): Promise<Config> {
+  const key = [process.env[CONFIG_ENV.inline], process.env[CONFIG_ENV.file], process.env[CONFIG_ENV.parameter]].join('\u0000');
+  if (!cached || cached.key !== key) {
+    const config = loadConfig();
+    cached = { key, config };
+    config.catch(() => {
+      if (cached?.config === config) cached = undefined;
+    });
+  }
+  return cached.config;
+}

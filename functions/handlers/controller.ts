@@ -5,7 +5,7 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { loadConfig } from '../config/load.js';
+import { loadConfigCached } from '../config/load.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { makeClients } from '../adapters/aws-clients.js';
 import { acquireLease, releaseLease } from '../adapters/control-table.js';
@@ -31,19 +31,6 @@ export const END_MARGIN_MS = 3_000;
 /** Never run more ticks than this in one invocation, whatever the clock says. */
 export const MAX_TICKS = 120;
 
-let cachedConfig: { key: string; config: Promise<Config> } | undefined;
-function configOnce(): Promise<Config> {
-  const key = [process.env.VAULT_HA_CONFIG, process.env.VAULT_HA_CONFIG_FILE, process.env.VAULT_HA_CONFIG_PARAMETER].join('\u0000');
-  if (!cachedConfig || cachedConfig.key !== key) {
-    const config = loadConfig();
-    cachedConfig = { key, config };
-    // A failed load must not be cached: the next invocation reads again.
-    config.catch(() => {
-      if (cachedConfig?.config === config) cachedConfig = undefined;
-    });
-  }
-  return cachedConfig.config;
-}
 
 type DepsFactory = () => Omit<ControllerDeps, 'topicArn'> & { topicArn?: string };
 
@@ -163,7 +150,7 @@ export class ControllerFailedError extends Error {
 export function createControllerHandler(factory: DepsFactory = defaultDeps) {
   let deps: (Omit<ControllerDeps, 'topicArn'> & { topicArn?: string }) | undefined;
   const base = async (_event: unknown, context: Context): Promise<ControllerReport> => {
-    const config = await configOnce();
+    const config = await loadConfigCached();
     deps ??= factory();
     const topicArn = config.notifications?.topicArn ?? deps.topicArn ?? process.env.VAULT_HA_NOTIFY_TOPIC_ARN;
     const report = await runController(config, { ...deps, topicArn: topicArn || undefined }, context);

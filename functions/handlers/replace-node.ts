@@ -15,7 +15,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { loadConfig } from '../config/load.js';
+import { loadConfigCached } from '../config/load.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { makeClients } from '../adapters/aws-clients.js';
 import { acquireLease, LEASE_SCOPES, putReport, releaseLease } from '../adapters/control-table.js';
@@ -122,22 +122,10 @@ export const OPERATION_LEASE_SCOPE = LEASE_SCOPES.operation;
 /** Replacement reports are kept in the control table for this long. */
 export const REPORT_TTL_SECONDS = 90 * 24 * 3600;
 
-let cachedConfig: { key: string; config: Promise<Config> } | undefined;
-function configOnce(): Promise<Config> {
-  const key = [process.env.VAULT_HA_CONFIG, process.env.VAULT_HA_CONFIG_FILE, process.env.VAULT_HA_CONFIG_PARAMETER].join('\u0000');
-  if (!cachedConfig || cachedConfig.key !== key) {
-    const config = loadConfig();
-    cachedConfig = { key, config };
-    config.catch(() => {
-      if (cachedConfig?.config === config) cachedConfig = undefined;
-    });
-  }
-  return cachedConfig.config;
-}
 
 let cachedClients: ReplaceNodeClients | undefined;
 const defaultDeps = (): ReplaceNodeDeps => ({
-  loadConfig: configOnce,
+  loadConfig: loadConfigCached,
   clients: () => (cachedClients ??= makeClients()),
   probe: (address, cluster) =>
     probeNode(address, {
