@@ -13,6 +13,12 @@ import { rememberTick, tickMemoryOf, updateFailureCounts } from '../functions/co
 import type { ClusterHistory, Member, ProbeResult, TargetView } from '../functions/core/types.js';
 import { ControllerHarness } from '../test/e2e/support/controller-harness.js';
 
+// Local endpoints only: dummy credentials keep the SDK away from instance metadata.
+process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+process.env.AWS_REGION ??= 'us-east-1';
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;

@@ -45,7 +45,9 @@ export function formatMetrics(input: MetricsInput): string {
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [['Cluster']],
+          // Per cluster, and with no dimension at all: the stack's alarms watch the
+          // dimensionless series so one alarm covers every configured cluster.
+          Dimensions: [['Cluster'], []],
           Metrics: values.map(([Name, , Unit]) => ({ Name, Unit })),
         },
       ],

@@ -77,6 +77,24 @@ describe('serverless package', () => {
     assert.ok(ofType('AWS::SNS::Topic').length >= 1);
   });
 
+  it('alarms watch metric series the controller actually emits (name and dimension set)', async () => {
+    const { formatMetrics } = await import('../../functions/adapters/metrics.js');
+    const line = formatMetrics({
+      cluster: 'prod', verdict: 'probe-blind', counts: { active: 1 }, registeredTargets: 1, changes: 0,
+      tickDurationMs: 10, probeBlind: true, nonHealthy: true, timestampMs: Date.now(),
+    });
+    const emf = JSON.parse(line) as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } };
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((a) => a.Namespace === 'VaultHA');
+    assert.ok(alarms.length >= 2);
+    for (const alarm of alarms) {
+      const dims = ((alarm.Dimensions ?? []) as Array<{ Name: string }>).map((d) => d.Name).sort();
+      const emitted = emf._aws.CloudWatchMetrics.some(
+        (d) => d.Namespace === alarm.Namespace && d.Metrics.some((m) => m.Name === alarm.MetricName) && d.Dimensions.some((set) => JSON.stringify([...set].sort()) === JSON.stringify(dims)),
+      );
+      assert.ok(emitted, `${alarm.AlarmName}: ${alarm.MetricName} with dimensions [${dims.join(',')}] is never emitted`);
+    }
+  });
+
   it('scopes target registration to the configured target groups, never "*"', () => {
     const role = ofType('AWS::IAM::Role').find(([id]) => id === 'IamRoleLambdaExecution')![1];
     const statements: any[] = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);

@@ -44,10 +44,10 @@ function assertValidEmf(line: string): EmfDoc {
 const metricNames = (doc: EmfDoc): string[] => doc._aws.CloudWatchMetrics.flatMap((d) => d.Metrics.map((m) => m.Name));
 
 describe('formatMetrics', () => {
-  test('produces one valid EMF line in the VaultHA namespace with the Cluster dimension', () => {
+  test('produces one valid EMF line in the VaultHA namespace, per cluster and aggregated (no dimension)', () => {
     const doc = assertValidEmf(formatMetrics(base));
     assert.equal(doc._aws.CloudWatchMetrics[0]?.Namespace, 'VaultHA');
-    assert.deepEqual(doc._aws.CloudWatchMetrics[0]?.Dimensions, [['Cluster']]);
+    assert.deepEqual(doc._aws.CloudWatchMetrics[0]?.Dimensions, [['Cluster'], []]);
     assert.equal(doc['Cluster'], 'prod');
     assert.equal(doc._aws.Timestamp, base.timestampMs);
   });
