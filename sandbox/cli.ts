@@ -33,6 +33,10 @@ export const USAGE = `usage: npm start -- [--ha dynamodb|raft] [--scenario <name
   (no --scenario)   start the sandbox and show the live view; keys act on the selected node
   --scenario <name> run one scenario end to end and exit 0 iff it passed; the last
                     stdout line is its JSON result. Scenarios: ${SCENARIOS.join(', ')}
+                    replace-node runs the real replace-node state machine; its -launch-fails
+                    (RunInstances: InsufficientInstanceCapacity) and -unseal-fails (unseal shares
+                    deleted from Parameter Store) variants pass when the execution FAILS and
+                    compensates; their JSON line says where the data volume is
   --ha              HA model of the simulated cluster (default dynamodb)
   --fast            compress every timing (Vault lock, ALB, EC2, controller) by --speed (default 20)
   --help            this text

@@ -9,20 +9,83 @@
  * Every wait is bounded. Durations are written in "real-world" milliseconds
  * and compressed by the sandbox's time scale when `fast` is on.
  */
+import { DeleteParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { LEASE_SCOPES, readLease } from '../functions/adapters/control-table.js';
+import { FAILED_REPLACEMENT_TAG, REPLACED_BY_TAG } from '../functions/adapters/ec2-replacement.js';
+import type { ReplacementReport } from '../functions/core/replacement.js';
 import {
+  CLUSTER_NAME,
+  CONTROL_TABLE,
+  SHARES_PREFIX,
   Sandbox,
   type SandboxOptions,
   type RoutingSample,
   type SandboxSlot,
   type TimelineEvent,
 } from './environment.js';
+import type { SimVolume } from './aws/world.js';
+import type { RunStateMachineResult } from './stepfunctions/runner.js';
 import { sleep } from './sim/index.js';
 
-export const SCENARIOS = ['steady', 'step-down', 'kill-active', 'zombie-leader', 'split-brain', 'probe-blind', 'replace-node'] as const;
+export const SCENARIOS = [
+  'steady',
+  'step-down',
+  'kill-active',
+  'zombie-leader',
+  'split-brain',
+  'probe-blind',
+  'replace-node',
+  'replace-node-launch-fails',
+  'replace-node-unseal-fails',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-/** Time compression cap for replace-node (see runScenario). */
+/** The scenarios that run the replace-node state machine (capped speed, instance events in the timeline, report figures). */
+export const REPLACE_NODE_SCENARIOS = ['replace-node', 'replace-node-launch-fails', 'replace-node-unseal-fails'] as const satisfies readonly ScenarioName[];
+
+export function isReplaceNodeScenario(name: ScenarioName): boolean {
+  return (REPLACE_NODE_SCENARIOS as readonly string[]).includes(name);
+}
+
+/** Time compression cap for the replace-node scenarios (see runScenario). */
 export const REPLACE_NODE_MAX_SPEED = 8;
+
+/** What RunInstances answers in replace-node-launch-fails: EC2 reports a lack of capacity as a server error (HTTP 500). */
+export const INSUFFICIENT_CAPACITY_FAULT = {
+  service: 'ec2',
+  action: 'RunInstances',
+  code: 'InsufficientInstanceCapacity',
+  message: 'We currently do not have sufficient capacity in the Availability Zone you requested.',
+  httpStatus: 500,
+  // Every attempt: the task's own retries and the SDK's are all refused.
+  times: 1_000,
+} as const;
+
+/** One phase of a replacement, as the scenario's JSON line carries it. */
+export interface PhaseFigure {
+  name: string;
+  durationMs: number;
+}
+
+/** Figures a replace-node scenario takes from the execution and its report (the execution output, or the Fail state's Cause). */
+export interface ReplaceNodeFigures {
+  executionStatus: 'SUCCEEDED' | 'FAILED';
+  /** The report's result: replaced | dry-run | failed (unknown when the report could not be built). */
+  result: string;
+  /** State transitions of the execution (what Step Functions Standard bills). */
+  transitions: number;
+  executionName: string;
+  oldInstance?: ReplacementReport['oldInstance'];
+  newInstance?: ReplacementReport['newInstance'];
+  /** Where the data volume is, in the report's words. */
+  volume?: { volumeId: string; location: string };
+  networkInterface?: ReplacementReport['networkInterface'];
+  phases: PhaseFigure[];
+  /** The execution's error (failures only). */
+  error?: { name: string; message: string };
+  compensation?: string[];
+  nextSteps?: string[];
+}
 
 export interface ScenarioCheck {
   name: string;
@@ -47,7 +110,23 @@ export interface ScenarioResult {
   verdicts: string[];
   durationMs: number;
   checks: ScenarioCheck[];
-  error?: string;
+  /**
+   * Why the scenario itself aborted (a string), or — in the replace-node
+   * scenarios when it ran to the end — the execution's error from its report
+   * (`{ name, message }`).
+   */
+  error?: string | { name: string; message: string };
+  executionStatus?: ReplaceNodeFigures['executionStatus'];
+  result?: string;
+  transitions?: number;
+  executionName?: string;
+  oldInstance?: ReplaceNodeFigures['oldInstance'];
+  newInstance?: ReplaceNodeFigures['newInstance'];
+  volume?: ReplaceNodeFigures['volume'];
+  networkInterface?: ReplaceNodeFigures['networkInterface'];
+  phases?: PhaseFigure[];
+  compensation?: string[];
+  nextSteps?: string[];
 }
 
 export interface ScenarioRun {
@@ -88,6 +167,8 @@ interface Window {
   checks: ScenarioCheck[];
   rtoMs?: number;
   extraTimeline: TimelineEvent[];
+  /** Set by the replace-node scenarios once their execution ended. */
+  replacement?: ReplaceNodeFigures;
 }
 
 export async function runScenario(name: string, opts: ScenarioOptions = {}): Promise<ScenarioRun> {
@@ -95,7 +176,7 @@ export async function runScenario(name: string, opts: ScenarioOptions = {}): Pro
   const ha = opts.ha ?? 'dynamodb';
   // The ASL interpreter validates a definition synchronously (~0.5 s with the
   // event loop blocked); at ×20 that is most of a lock TTL, so replace-node runs less compressed.
-  const speed = name === 'replace-node' && opts.fast ? Math.min(opts.speed ?? REPLACE_NODE_MAX_SPEED, REPLACE_NODE_MAX_SPEED) : opts.speed;
+  const speed = isReplaceNodeScenario(name) && opts.fast ? Math.min(opts.speed ?? REPLACE_NODE_MAX_SPEED, REPLACE_NODE_MAX_SPEED) : opts.speed;
   const sandboxOpts: SandboxOptions = {
     ha,
     fast: opts.fast ?? false,
@@ -121,7 +202,7 @@ export async function runScenario(name: string, opts: ScenarioOptions = {}): Pro
     await sb.stop();
   }
   const result = summarise(name, w, Date.now() - startedAt, error);
-  const timeline = [...sb.timeline.filter((e) => e.atMs >= w.startMs - 1 && e.atMs <= w.endMs && (e.kind !== 'instance' || name === 'replace-node')), ...w.extraTimeline].sort((a, b) => a.atMs - b.atMs);
+  const timeline = [...sb.timeline.filter((e) => e.atMs >= w.startMs - 1 && e.atMs <= w.endMs && (e.kind !== 'instance' || isReplaceNodeScenario(name))), ...w.extraTimeline].sort((a, b) => a.atMs - b.atMs);
   const samples = sb.samples.filter((x) => x.atMs >= w.startMs && x.atMs <= w.endMs);
   return { result, timeline, samples, ...(w.faultAtMs !== undefined ? { faultAtMs: w.faultAtMs } : {}) };
 }
@@ -253,13 +334,11 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
 
   async 'replace-node'(w) {
     const { sb } = w;
-    const active = requireActive(sb);
-    // Replace a standby: the active keeps serving and the controller must not be disturbed.
-    const slot = sb.slots.find((s) => s !== active)!;
+    const slot = standbyToReplace(sb);
     const oldId = sb.instanceOf(slot.name)!;
     const urlBefore = slot.node.baseUrl;
     w.faultAtMs = Date.now();
-    const run = await sb.replaceNode(slot.name, { reason: 'sandbox scenario' });
+    const { run, report } = await replaceAndRecord(w, slot);
     check(w, 'the replace-node execution succeeded', run.status === 'SUCCEEDED', `${run.status}${run.error ? ` ${run.error}: ${run.cause ?? ''}` : ''} (${run.transitions} transitions)`);
     const world = sb.aws.world;
     const newId = sb.instanceOf(slot.name);
@@ -278,6 +357,8 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
       vol?.attachment?.instanceId === newId && vol?.attachment?.state === 'attached',
       `${slot.volumeId}: ${vol?.state ?? '-'} ${vol?.attachment?.instanceId ?? ''}`,
     );
+    const where = locationAgrees(report?.volume?.location, vol);
+    check(w, 'the report says where the volume is (as EC2 does)', where.ok && report?.newInstance?.instanceId === newId, where.detail);
     const st = slot.node.status();
     check(
       w,
@@ -287,6 +368,7 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     );
     const old = world.instance(oldId);
     check(w, 'the old instance is gone', old === undefined || old.state === 'terminated' || old.state === 'shutting-down' || old.state === 'stopped', old?.state ?? 'purged');
+    await checkLeaseFree(w, run.executionName);
     check(w, 'no unseal share reached SSM commands or output', !sb.ssm.auditContainsAny(sb.shares), 'SSM audit searched for every share');
     await settle(sb);
     const rate = clientRate(w, w.faultAtMs, Date.now());
@@ -294,7 +376,227 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     const healthy = await waitUntil(sb, ms(sb, 30_000), () => sb.controller.last?.report?.clusters[0]?.verdict.kind === 'healthy');
     check(w, 'the controller says healthy afterwards', healthy, sb.controller.last?.report?.clusters[0]?.verdict.kind ?? '-');
   },
+
+  async 'replace-node-launch-fails'(w) {
+    const { sb } = w;
+    const slot = standbyToReplace(sb);
+    const oldId = sb.instanceOf(slot.name)!;
+    // Capacity runs out in the slot's AZ for the whole execution: Launch
+    // exhausts its retries and the execution must compensate and fail.
+    sb.aws.world.injectFault(INSUFFICIENT_CAPACITY_FAULT);
+    sb.record('fault', `EC2 RunInstances answers ${INSUFFICIENT_CAPACITY_FAULT.code} (HTTP ${INSUFFICIENT_CAPACITY_FAULT.httpStatus}) on every call`);
+    w.faultAtMs = Date.now();
+    const { run, report } = await replaceAndRecord(w, slot);
+    const err = w.replacement?.error;
+    check(
+      w,
+      'the execution failed because RunInstances had no capacity',
+      run.status === 'FAILED' && err !== undefined && err.message.includes(INSUFFICIENT_CAPACITY_FAULT.code),
+      `${run.status}${err ? ` ${err.name}: ${err.message}` : ''} (${run.transitions} transitions)`,
+    );
+    check(w, 'the report is a failure report', report?.result === 'failed' && Array.isArray(report.nextSteps) && report.nextSteps.length > 0, `result ${report?.result ?? '(no report)'}`);
+    await checkFailedReplacementCleanedUp(w, slot, oldId, run, report, { volumeMayStayOn: oldId });
+    checkClientsUndisturbed(w);
+  },
+
+  async 'replace-node-unseal-fails'(w) {
+    const { sb } = w;
+    const slot = standbyToReplace(sb);
+    const oldId = sb.instanceOf(slot.name)!;
+    // The node reads the shares itself (invariant 7): with the SecureStrings
+    // gone, VaultHA-PrepareNode mounts and starts Vault but cannot unseal it.
+    const removed = await deleteShares(sb);
+    sb.record('fault', `deleted the ${removed} unseal share parameters under ${SHARES_PREFIX} from Parameter Store`);
+    w.faultAtMs = Date.now();
+    const { run, report } = await replaceAndRecord(w, slot);
+    const err = w.replacement?.error;
+    check(
+      w,
+      'the execution failed with UnsealFailedError',
+      run.status === 'FAILED' && run.error === 'UnsealFailedError' && err?.name === 'UnsealFailedError',
+      `${run.status}${err ? ` ${err.name}: ${err.message}` : ''} (${run.transitions} transitions)`,
+    );
+    check(w, 'the report is a failure report', report?.result === 'failed' && Array.isArray(report.nextSteps) && report.nextSteps.length > 0, `result ${report?.result ?? '(no report)'}`);
+    const newId = report?.newInstance?.instanceId;
+    check(w, 'a replacement had been launched before the failure', newId !== undefined && newId !== oldId, newId ?? 'none in the report');
+    await checkFailedReplacementCleanedUp(w, slot, oldId, run, report, {});
+    const st = slot.node.status();
+    check(w, 'the slot\'s node never came back unsealed', !st.running || st.sealed, `${slot.name} ${st.running ? (st.sealed ? 'sealed' : 'unsealed') : 'down'}`);
+    check(w, 'no unseal share reached SSM commands or output', !sb.ssm.auditContainsAny(sb.shares), 'SSM audit searched for every share');
+    checkClientsUndisturbed(w);
+  },
 };
+
+/* --------------------------------------------------------- replace-node helpers */
+
+/** The slot a replace-node scenario replaces: a standby's, so the active keeps serving throughout. */
+function standbyToReplace(sb: Sandbox): SandboxSlot {
+  const active = requireActive(sb);
+  const slot = sb.slots.find((s) => s !== active && sb.instanceOf(s.name) !== undefined);
+  if (!slot) throw new Error('no standby slot with a live instance to replace');
+  return slot;
+}
+
+/** Runs the execution and keeps its figures for the result. */
+async function replaceAndRecord(w: Window, slot: SandboxSlot): Promise<{ run: RunStateMachineResult; report: ReplacementReport | undefined }> {
+  const run = await w.sb.replaceNode(slot.name, { reason: 'sandbox scenario' });
+  const report = reportOf(run);
+  w.replacement = figuresOf(run, report);
+  const f = w.replacement;
+  w.sb.record(
+    'info',
+    `replace-node report: ${f.result}; volume ${f.volume ? `${f.volume.volumeId} ${f.volume.location}` : '(not reported)'}; ${f.phases.map((p) => `${p.name} ${p.durationMs} ms`).join(', ')}`,
+  );
+  return { run, report };
+}
+
+/**
+ * The report an execution left: its output when it succeeded, the Fail
+ * state's Cause (the failure report as JSON) when it failed. Undefined when
+ * there is none (e.g. compensation itself failed and the Cause is prose).
+ */
+export function reportOf(run: RunStateMachineResult): ReplacementReport | undefined {
+  let raw: unknown = run.output;
+  if (run.status === 'FAILED') {
+    try {
+      raw = JSON.parse(run.cause ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+  if (raw === null || typeof raw !== 'object' || (raw as { kind?: unknown }).kind !== 'replace-node') return undefined;
+  return raw as ReplacementReport;
+}
+
+function figuresOf(run: RunStateMachineResult, report: ReplacementReport | undefined): ReplaceNodeFigures {
+  const error = report?.error ?? (run.status === 'FAILED' ? { name: run.error ?? 'UnknownError', message: run.cause ?? '' } : undefined);
+  return {
+    executionStatus: run.status,
+    result: report?.result ?? 'unknown',
+    transitions: run.transitions,
+    executionName: run.executionName,
+    ...(report?.oldInstance ? { oldInstance: report.oldInstance } : {}),
+    ...(report?.newInstance ? { newInstance: report.newInstance } : {}),
+    ...(report?.volume ? { volume: { volumeId: report.volume.volumeId, location: report.volume.location } } : {}),
+    ...(report?.networkInterface ? { networkInterface: report.networkInterface } : {}),
+    phases: (report?.phases ?? []).map((p) => ({ name: p.name, durationMs: p.durationMs })),
+    ...(error ? { error } : {}),
+    ...(report?.compensation ? { compensation: report.compensation } : {}),
+    ...(report?.nextSteps ? { nextSteps: report.nextSteps } : {}),
+  };
+}
+
+/**
+ * Does the report's phrase for the volume say what EC2 says? It must lead
+ * with the state EC2 reports (the attachment's, when attached) and name the
+ * instance holding the volume, or no instance at all when it is free.
+ */
+export function locationAgrees(location: string | undefined, vol: Pick<SimVolume, 'volumeId' | 'state' | 'attachment'> | undefined): { ok: boolean; detail: string } {
+  const ec2 = vol ? `${vol.state}${vol.attachment ? `, ${vol.attachment.state} to ${vol.attachment.instanceId}` : ''}` : 'no such volume';
+  const detail = `report: "${location ?? '(none)'}"; EC2: ${ec2}`;
+  if (location === undefined || !vol) return { ok: false, detail };
+  const named = location.match(/\bi-[0-9a-f]+\b/g) ?? [];
+  const ok = vol.attachment
+    ? location.startsWith(`${vol.attachment.state} `) && named.length === 1 && named[0] === vol.attachment.instanceId
+    : location.startsWith(`${vol.state} `) && named.length === 0;
+  return { ok, detail };
+}
+
+const GONE: ReadonlySet<string> = new Set(['shutting-down', 'terminated']);
+
+/** The operation lease is absent or expired (the execution released it). */
+async function checkLeaseFree(w: Window, executionName: string): Promise<void> {
+  const lease = await readLease(w.sb.dynamo.client, CONTROL_TABLE, { cluster: CLUSTER_NAME, scope: LEASE_SCOPES.operation });
+  const held = lease !== undefined && lease.expiresAtMs > Date.now();
+  check(w, 'the operation lease is released', !held, held ? `still held by ${lease.owner} (execution ${executionName})` : 'no live lease item');
+}
+
+/**
+ * After a failed replacement (DESIGN §5.6): the volume is available or on one
+ * live instance (only `volumeMayStayOn` when given), the report says where it
+ * is, the replacement is terminated (or tagged with keep-tagged), no other
+ * instance was left half-launched, and the lease is free.
+ */
+async function checkFailedReplacementCleanedUp(
+  w: Window,
+  slot: SandboxSlot,
+  oldId: string,
+  run: RunStateMachineResult,
+  report: ReplacementReport | undefined,
+  opts: { volumeMayStayOn?: string },
+): Promise<void> {
+  const world = w.sb.aws.world;
+  const vol = world.volume(slot.volumeId);
+  const holder = vol?.attachment ? world.instance(vol.attachment.instanceId) : undefined;
+  const accounted =
+    vol !== undefined &&
+    (vol.attachment === undefined
+      ? vol.state === 'available'
+      : vol.attachment.state === 'attached' &&
+        holder !== undefined &&
+        !GONE.has(holder.state) &&
+        (opts.volumeMayStayOn === undefined || holder.instanceId === opts.volumeMayStayOn));
+  check(
+    w,
+    'the data volume is accounted for (available, or attached to one live instance)',
+    accounted,
+    `${slot.volumeId}: ${vol?.state ?? 'missing'}${vol?.attachment ? ` ${vol.attachment.state} to ${vol.attachment.instanceId} (${holder?.state ?? 'unknown'})` : ''}`,
+  );
+  const where = locationAgrees(report?.volume?.location, vol);
+  check(w, 'the report says where the volume is (as EC2 does)', where.ok, where.detail);
+
+  const onFailure = w.sb.config.clusters[0]?.replacement?.onFailure ?? 'terminate';
+  const launched = world.instances().filter((i) => i.tags[REPLACED_BY_TAG] === run.executionName);
+  const newId = report?.newInstance?.instanceId;
+  if (newId !== undefined) {
+    const inst = world.instance(newId);
+    const ok = onFailure === 'terminate' ? inst !== undefined && GONE.has(inst.state) : inst?.tags[FAILED_REPLACEMENT_TAG] === run.executionName;
+    check(w, `the half-launched replacement is ${onFailure === 'terminate' ? 'terminated' : 'tagged for inspection'} (onFailure ${onFailure})`, ok, `${newId}: ${inst?.state ?? 'unknown'}`);
+  }
+  const kept = new Set([oldId, ...(onFailure === 'keep-tagged' && newId !== undefined ? [newId] : [])]);
+  const leftovers = world
+    .instances()
+    .filter((i) => (i.tags['vault-slot'] === slot.name || launched.includes(i)) && !kept.has(i.instanceId) && !GONE.has(i.state));
+  check(
+    w,
+    'no instance is left half-launched',
+    leftovers.length === 0 && (newId !== undefined || launched.every((i) => GONE.has(i.state))),
+    leftovers.length ? leftovers.map((i) => `${i.instanceId} ${i.state}`).join(', ') : `${launched.length} launched by the execution, none alive`,
+  );
+  await checkLeaseFree(w, run.executionName);
+}
+
+/** A replacement of a standby must not disturb clients served by the active. */
+function checkClientsUndisturbed(w: Window): void {
+  const rate = clientRate(w, w.faultAtMs ?? w.startMs, Date.now());
+  check(w, 'clients kept succeeding', rate.rate >= UNDISTURBED_RATE, rateDetail(rate));
+}
+
+/** Deletes the unseal share SecureStrings (`<prefix>1`, `<prefix>2`, ...) through the local SSM API; returns how many were there. */
+async function deleteShares(sb: Sandbox): Promise<number> {
+  const ssm = new SSMClient({
+    region: sb.aws.world.region,
+    endpoint: sb.ssm.endpoint,
+    credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+    maxAttempts: 1,
+  });
+  let removed = 0;
+  try {
+    for (let i = 1; i <= 16; i++) {
+      try {
+        await ssm.send(new DeleteParameterCommand({ Name: `${SHARES_PREFIX}${i}` }));
+        removed++;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'ParameterNotFound') break;
+        throw err;
+      }
+    }
+  } finally {
+    ssm.destroy();
+  }
+  if (removed === 0) throw new Error(`no share parameter under ${SHARES_PREFIX} to delete`);
+  return removed;
+}
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -304,7 +606,8 @@ function ms(sb: Sandbox, realWorldMs: number): number {
 }
 
 function check(w: Window, name: string, passed: boolean, detail: string): void {
-  w.checks.push({ name, passed, detail });
+  // One line per check in the CLI output (command output tails carry newlines).
+  w.checks.push({ name, passed, detail: detail.replaceAll('\n', ' | ') });
 }
 
 function requireActive(sb: Sandbox): SandboxSlot {
@@ -452,7 +755,26 @@ function summarise(name: ScenarioName, w: Window, durationMs: number, error: str
     verdicts,
     durationMs,
     checks,
-    ...(error !== undefined ? { error } : {}),
+    ...replacementFields(w.replacement),
+    ...(error !== undefined ? { error } : w.replacement?.error ? { error: w.replacement.error } : {}),
+  };
+}
+
+/** The replace-node figures as top-level fields of the result (what the CLI's last JSON line shows). */
+function replacementFields(f: ReplaceNodeFigures | undefined): Partial<ScenarioResult> {
+  if (!f) return {};
+  return {
+    executionStatus: f.executionStatus,
+    result: f.result,
+    transitions: f.transitions,
+    executionName: f.executionName,
+    ...(f.oldInstance ? { oldInstance: f.oldInstance } : {}),
+    ...(f.newInstance ? { newInstance: f.newInstance } : {}),
+    ...(f.volume ? { volume: f.volume } : {}),
+    ...(f.networkInterface ? { networkInterface: f.networkInterface } : {}),
+    phases: f.phases,
+    ...(f.compensation ? { compensation: f.compensation } : {}),
+    ...(f.nextSteps ? { nextSteps: f.nextSteps } : {}),
   };
 }
 

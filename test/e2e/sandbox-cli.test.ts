@@ -34,6 +34,31 @@ describe('sandbox CLI', () => {
     assert.ok(lines.some((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/.test(l)), 'a timeline with ISO timestamps');
   });
 
+  test('--scenario replace-node-launch-fails --fast exits 0 (the failure was expected) and its last line says where the volume is', async () => {
+    const run = await cli(['--scenario', 'replace-node-launch-fails', '--fast'], 120_000);
+    assert.equal(run.code, 0, run.stderr || run.stdout);
+    const result = JSON.parse(run.stdout.trimEnd().split('\n').at(-1)!) as {
+      passed?: unknown;
+      executionStatus?: unknown;
+      error?: { name?: unknown; message?: unknown };
+      volume?: { volumeId?: unknown; location?: unknown };
+      compensation?: unknown;
+      nextSteps?: unknown;
+      phases?: Array<{ name?: unknown; durationMs?: unknown }>;
+      transitions?: unknown;
+    };
+    assert.equal(result.passed, true);
+    assert.equal(result.executionStatus, 'FAILED');
+    assert.equal(typeof result.error?.name, 'string');
+    assert.match(String(result.error?.message), /InsufficientInstanceCapacity/);
+    assert.match(String(result.volume?.volumeId), /^vol-/);
+    assert.equal(typeof result.volume?.location, 'string');
+    assert.ok(Array.isArray(result.compensation));
+    assert.ok(Array.isArray(result.nextSteps) && result.nextSteps.length > 0);
+    assert.ok(Array.isArray(result.phases) && result.phases.every((p) => typeof p.name === 'string' && typeof p.durationMs === 'number'));
+    assert.equal(typeof result.transitions, 'number');
+  });
+
   test('an unknown scenario is a usage error (exit 2) naming the known ones', async () => {
     const run = await cli(['--scenario', 'nope'], 30_000);
     assert.equal(run.code, 2);
