@@ -826,6 +826,15 @@ export function buildFailureReport(i: FailureReportInput): ReplacementReport {
     if (i.oldInstance && i.oldInstance.state === 'stopped') next.push(`the old instance ${i.oldInstance.instanceId} is stopped and can be started to roll back`);
     next.push('read the error below, fix its cause, and start a new execution with the same input');
   }
+  const slotEmpty =
+    !refused &&
+    i.error.name !== 'LeaseBusyError' &&
+    i.oldInstance !== undefined &&
+    ['terminated', 'shutting-down'].includes(i.oldInstance.state) &&
+    (i.newInstance === undefined || ['terminated', 'shutting-down'].includes(i.newInstance.state));
+  if (slotEmpty) {
+    next.unshift(`slot ${i.slot ?? '?'} has no instance now: the cluster is one node short until a replacement succeeds`);
+  }
   if (!i.leaseReleased) next.push('the operation lease could not be released; it expires by itself (see the control table)');
   return {
     kind: 'replace-node',

@@ -368,6 +368,29 @@ describe('reports', () => {
     assert.equal(r.volume?.location, 'available in eu-west-1b');
     assert.ok((r.nextSteps ?? []).length > 0);
     assert.equal(r.error?.name, 'UnsealFailedError');
+    // The old node is terminated and the replacement too: the operator must hear the slot is empty.
+    assert.match(r.nextSteps?.[0] ?? '', /^slot vault-b has no instance now/);
+  });
+
+  it('does not call the slot empty when the old instance was only stopped (it can be started to roll back)', () => {
+    const r = buildFailureReport({
+      cluster: 'prod',
+      slot: 'vault-b',
+      executionName: 'e1',
+      startedAt: '2026-01-01T00:00:00Z',
+      finishedAt: '2026-01-01T00:05:00Z',
+      marks: {},
+      plan,
+      error: { name: 'LaunchFailedError', message: 'no capacity' },
+      volume: volume('vol-0b'),
+      oldInstance: { instanceId: 'i-0b', state: 'stopped' },
+      compensation: [],
+      warnings: [],
+      onFailure: 'terminate',
+      leaseReleased: true,
+    });
+    assert.ok(!(r.nextSteps ?? []).some((n) => /has no instance now/.test(n)));
+    assert.ok((r.nextSteps ?? []).some((n) => /can be started to roll back/.test(n)));
   });
 });
 
