@@ -162,7 +162,9 @@ export function createControllerHandler(factory: DepsFactory = defaultDeps) {
     }
     return report;
   };
-  return middy(base);
+  // No early-timeout race: the tick loop budgets the remaining time itself, and a
+  // caller that hands in a context with little time left must still get its one tick.
+  return middy(base, { timeoutEarlyInMillis: 0 });
 }
 
 export const handler = createControllerHandler();

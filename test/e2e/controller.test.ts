@@ -237,6 +237,10 @@ describe('controller end to end (simulated Vault, dynalite lock)', () => {
     remaining = 500;
     const one = await harness.handler({}, { ...ctx, awsRequestId: 'one', getRemainingTimeInMillis: () => 500 } as unknown as Context);
     assert.equal(one.ticks, 1);
+    // Even a context that claims almost no time left gets its one tick (no early-timeout race).
+    const last = await harness.handler({}, { ...ctx, awsRequestId: 'last', getRemainingTimeInMillis: () => 1 } as unknown as Context);
+    assert.equal(last.ticks, 1);
+    assert.equal(last.clusters[0]?.verdict.kind, 'healthy');
   });
 
   it('auto-replace: starts replace-node once for a slot whose instance has been stopped long enough', async () => {
