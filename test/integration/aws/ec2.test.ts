@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { Ec2Endpoint } from '../../../sandbox/aws/ec2.js';
 import { ScaledClock, World, type InstanceRuntime, type SimInstance } from '../../../sandbox/aws/world.js';
+import { keyPaths, pollUntil } from '../../support/aws-contract.js';
 
 const FIXTURES = new URL('../../fixtures/aws/', import.meta.url);
 const SPEED = 20;
@@ -55,33 +56,6 @@ function recordingRuntime(log: RuntimeLog): InstanceRuntime {
     onVolumeAttached: (i, v, d) => void log.attached.push([i.instanceId, v.volumeId, d]),
     onVolumeDetached: (i, v) => void log.detached.push([i.instanceId, v.volumeId]),
   };
-}
-
-/** Polls `probe` until it returns a value satisfying `done`; bounded in attempts and time. */
-async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
-    last = await probe();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-}
-
-/** Every key path of a parsed SDK output, with list indexes collapsed to `[]`. */
-function keyPaths(v: unknown, prefix = ''): Set<string> {
-  const out = new Set<string>();
-  if (Array.isArray(v)) {
-    for (const item of v) for (const p of keyPaths(item, `${prefix}[]`)) out.add(p);
-  } else if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
-    for (const [k, child] of Object.entries(v)) {
-      if (k === '$metadata') continue;
-      out.add(`${prefix}.${k}`);
-      for (const p of keyPaths(child, `${prefix}.${k}`)) out.add(p);
-    }
-  }
-  return out;
 }
 
 /** Parses a stored AWS XML example through the real SDK deserializer, by serving it once. */
@@ -264,9 +238,9 @@ describe('local EC2 endpoint', () => {
       assert.deepEqual(inst.State, { Code: 0, Name: 'pending' });
       assert.equal(inst.Placement?.AvailabilityZone, 'eu-west-1b');
       assert.ok(inst.Tags?.some((t) => t.Key === 'vault-cluster' && t.Value === 'prod'), 'launch template tags applied');
-      const running = await waitFor(() => stateOf(inst.InstanceId!), (i) => i?.State?.Name === 'running', 'running');
+      const running = await pollUntil(() => stateOf(inst.InstanceId!), (i) => i?.State?.Name === 'running', 'running');
       assert.equal(running?.State?.Code, 16);
-      await waitFor(async () => log.running, (r) => r.includes(inst.InstanceId!), 'onRunning');
+      await pollUntil(async () => log.running, (r) => r.includes(inst.InstanceId!), 'onRunning');
     });
 
     test('StopInstances goes stopping then stopped and calls onStopping; StartInstances brings it back with the same IP', async () => {
@@ -275,10 +249,10 @@ describe('local EC2 endpoint', () => {
       assert.deepEqual(stop.StoppingInstances?.[0]?.PreviousState, { Code: 16, Name: 'running' });
       assert.deepEqual(stop.StoppingInstances?.[0]?.CurrentState, { Code: 64, Name: 'stopping' });
       assert.deepEqual(log.stopping, [inst.instanceId]);
-      await waitFor(() => stateOf(inst.instanceId), (i) => i?.State?.Name === 'stopped', 'stopped');
+      await pollUntil(() => stateOf(inst.instanceId), (i) => i?.State?.Name === 'stopped', 'stopped');
       const start = await ec2.send(new StartInstancesCommand({ InstanceIds: [inst.instanceId] }));
       assert.equal(start.StartingInstances?.[0]?.CurrentState?.Name, 'pending');
-      const back = await waitFor(() => stateOf(inst.instanceId), (i) => i?.State?.Name === 'running', 'running again');
+      const back = await pollUntil(() => stateOf(inst.instanceId), (i) => i?.State?.Name === 'running', 'running again');
       assert.equal(back?.PrivateIpAddress, inst.privateIpAddress);
     });
 
@@ -292,9 +266,9 @@ describe('local EC2 endpoint', () => {
       const inst = await launch({});
       const term = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.instanceId] }));
       assert.deepEqual(term.TerminatingInstances?.[0]?.CurrentState, { Code: 32, Name: 'shutting-down' });
-      const gone = await waitFor(() => stateOf(inst.instanceId), (i) => i?.State?.Name === 'terminated', 'terminated');
+      const gone = await pollUntil(() => stateOf(inst.instanceId), (i) => i?.State?.Name === 'terminated', 'terminated');
       assert.equal(gone?.State?.Code, 48);
-      await waitFor(
+      await pollUntil(
         () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [inst.instanceId] })).then(() => 'visible', (e: { name?: string }) => e.name),
         (v) => v === 'InvalidInstanceID.NotFound',
         'terminated instance to vanish',
@@ -367,7 +341,7 @@ describe('local EC2 endpoint', () => {
       const eni = world.addNetworkInterface({ networkInterfaceId: 'eni-0slot', subnetId: 'subnet-0a' });
       const old = await world.launchInitialInstance({ subnetId: 'subnet-0a', networkInterfaceId: 'eni-0slot' });
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [old.instanceId] }));
-      await waitFor(
+      await pollUntil(
         async () => (await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ['eni-0slot'] }))).NetworkInterfaces?.[0]?.Status,
         (s) => s === 'available',
         'ENI available',
@@ -450,7 +424,7 @@ describe('local EC2 endpoint', () => {
       const att = await ec2.send(new AttachVolumeCommand({ VolumeId: 'vol-0a', InstanceId: inst.instanceId, Device: '/dev/sdf' }));
       assert.equal(att.State, 'attaching');
       assert.equal(att.Device, '/dev/sdf');
-      const v = await waitFor(() => volumeOf('vol-0a'), (x) => x?.Attachments?.[0]?.State === 'attached', 'attached');
+      const v = await pollUntil(() => volumeOf('vol-0a'), (x) => x?.Attachments?.[0]?.State === 'attached', 'attached');
       assert.equal(v?.State, 'in-use');
       assert.deepEqual(log.attached.at(-1), [inst.instanceId, 'vol-0a', '/dev/sdf']);
       const byInstance = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.instanceId] }] }));
@@ -462,7 +436,7 @@ describe('local EC2 endpoint', () => {
       const inst = await world.launchInitialInstance({ subnetId: 'subnet-0a', volumes: [{ volumeId: 'vol-0a', device: '/dev/sdf' }] });
       const det = await ec2.send(new DetachVolumeCommand({ VolumeId: 'vol-0a', InstanceId: inst.instanceId }));
       assert.equal(det.State, 'detaching');
-      await waitFor(() => volumeOf('vol-0a'), (x) => x?.State === 'available' && (x.Attachments ?? []).length === 0, 'available');
+      await pollUntil(() => volumeOf('vol-0a'), (x) => x?.State === 'available' && (x.Attachments ?? []).length === 0, 'available');
       assert.deepEqual(log.detached, [[inst.instanceId, 'vol-0a']]);
       await rejectsWith(ec2.send(new DetachVolumeCommand({ VolumeId: 'vol-0a' })), 'IncorrectState');
     });
@@ -475,7 +449,7 @@ describe('local EC2 endpoint', () => {
       await new Promise((r) => setTimeout(r, world.clock.toRealMs(TIMINGS.volumeDetachMs * 3)));
       assert.equal((await volumeOf('vol-0a'))?.Attachments?.[0]?.State, 'detaching');
       await ec2.send(new DetachVolumeCommand({ VolumeId: 'vol-0a', Force: true }));
-      await waitFor(() => volumeOf('vol-0a'), (x) => x?.State === 'available', 'forced detach');
+      await pollUntil(() => volumeOf('vol-0a'), (x) => x?.State === 'available', 'forced detach');
     });
 
     test('an unknown volume is InvalidVolume.NotFound', async () => {
@@ -487,7 +461,7 @@ describe('local EC2 endpoint', () => {
       const inst = await world.launchInitialInstance({ subnetId: 'subnet-0a', volumes: [{ volumeId: 'vol-0a', device: '/dev/sdf' }] });
       const root = world.attachedVolumes(inst.instanceId).find((v) => v.attachment?.device === '/dev/xvda')!.volumeId;
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.instanceId] }));
-      await waitFor(() => volumeOf('vol-0a'), (x) => x?.State === 'available', 'data volume available');
+      await pollUntil(() => volumeOf('vol-0a'), (x) => x?.State === 'available', 'data volume available');
       await rejectsWith(ec2.send(new DescribeVolumesCommand({ VolumeIds: [root] })), 'InvalidVolume.NotFound');
     });
   });

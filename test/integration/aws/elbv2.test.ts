@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { LocalAws, ScaledClock } from '../../../sandbox/aws/index.js';
 import type { HealthCheckSettings, SimInstance } from '../../../sandbox/aws/index.js';
+import { keyPaths, pollUntil } from '../../support/aws-contract.js';
 
 const FIXTURES = new URL('../../fixtures/aws/', import.meta.url);
 const SPEED = 25;
@@ -52,31 +53,6 @@ async function fakeNode(status: number): Promise<FakeNode> {
       server.closeAllConnections();
     });
   return node;
-}
-
-async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 6_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    last = await probe();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
-
-function keyPaths(v: unknown, prefix = ''): Set<string> {
-  const out = new Set<string>();
-  if (Array.isArray(v)) {
-    for (const item of v) for (const p of keyPaths(item, `${prefix}[]`)) out.add(p);
-  } else if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
-    for (const [k, child] of Object.entries(v)) {
-      if (k === '$metadata') continue;
-      out.add(`${prefix}.${k}`);
-      for (const p of keyPaths(child, `${prefix}.${k}`)) out.add(p);
-    }
-  }
-  return out;
 }
 
 describe('local ELBv2 endpoint', () => {
@@ -208,7 +184,7 @@ describe('local ELBv2 endpoint', () => {
       assert.equal(first?.State, 'initial');
       assert.equal(first?.Reason, 'Elb.RegistrationInProgress');
       const seen = new Set<string>();
-      await waitFor(
+      await pollUntil(
         async () => {
           const h = await stateOf(inst.instanceId);
           seen.add(`${h?.State}/${h?.Reason ?? ''}`);
@@ -224,10 +200,10 @@ describe('local ELBv2 endpoint', () => {
     test('a healthy target turns unhealthy with Target.ResponseCodeMismatch after the unhealthy threshold', async () => {
       const { inst, node } = await member(200);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
-      await waitFor(() => stateOf(inst.instanceId), (h) => h?.State === 'healthy', 'healthy');
+      await pollUntil(() => stateOf(inst.instanceId), (h) => h?.State === 'healthy', 'healthy');
       node.status = 503;
       const hitsAtFault = node.hits;
-      const h = await waitFor(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy');
+      const h = await pollUntil(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy');
       assert.equal(h?.Reason, 'Target.ResponseCodeMismatch');
       assert.equal(h?.Description, 'Health checks failed with these codes: [503]');
       assert.ok(node.hits - hitsAtFault >= 2, 'needs UnhealthyThresholdCount=2 failing checks');
@@ -236,12 +212,12 @@ describe('local ELBv2 endpoint', () => {
     test('with matcher 200 a standby (429) never turns healthy; with matcher 200,429 it does', async () => {
       const { inst } = await member(429);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
-      const h = await waitFor(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy with matcher 200');
+      const h = await pollUntil(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy with matcher 200');
       assert.equal(h?.Description, 'Health checks failed with these codes: [429]');
 
       const tg2 = aws.targetGroups.addTargetGroup({ name: 'vault-any', healthCheck: { ...healthCheck, matcher: '200,429' } }).arn;
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg2, Targets: [{ Id: inst.instanceId }] }));
-      await waitFor(
+      await pollUntil(
         async () => (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg2 }))).TargetHealthDescriptions?.[0]?.TargetHealth?.State,
         (s) => s === 'healthy',
         'healthy with matcher 200,429',
@@ -252,7 +228,7 @@ describe('local ELBv2 endpoint', () => {
       const { inst, node } = await member(200);
       node.hang = true;
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
-      const h = await waitFor(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy');
+      const h = await pollUntil(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy');
       assert.equal(h?.Reason, 'Target.Timeout');
     });
 
@@ -260,20 +236,20 @@ describe('local ELBv2 endpoint', () => {
       const { inst, node } = await member(200);
       await node.close();
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
-      const h = await waitFor(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy');
+      const h = await pollUntil(() => stateOf(inst.instanceId), (x) => x?.State === 'unhealthy', 'unhealthy');
       assert.equal(h?.Reason, 'Target.FailedHealthChecks');
     });
 
     test('a deregistered target drains for the deregistration delay, then is no longer registered', async () => {
       const { inst } = await member(200);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
-      await waitFor(() => stateOf(inst.instanceId), (h) => h?.State === 'healthy', 'healthy');
+      await pollUntil(() => stateOf(inst.instanceId), (h) => h?.State === 'healthy', 'healthy');
       const t0 = aws.world.clock.nowMs();
       await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
       const draining = await stateOf(inst.instanceId);
       assert.equal(draining?.State, 'draining');
       assert.equal(draining?.Reason, 'Target.DeregistrationInProgress');
-      await waitFor(() => stateOf(inst.instanceId), (h) => h?.Reason === 'Target.NotRegistered', 'deregistered');
+      await pollUntil(() => stateOf(inst.instanceId), (h) => h?.Reason === 'Target.NotRegistered', 'deregistered');
       assert.ok(aws.world.clock.nowMs() - t0 >= 10_000, 'drained for at least the 10 s deregistration delay');
       assert.deepEqual(await health(), []);
     });
@@ -282,7 +258,7 @@ describe('local ELBv2 endpoint', () => {
       const { inst } = await member(200);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: inst.instanceId }] }));
       aws.world.stopInstances([inst.instanceId]);
-      const h = await waitFor(() => stateOf(inst.instanceId), (x) => x?.State === 'unused', 'unused');
+      const h = await pollUntil(() => stateOf(inst.instanceId), (x) => x?.State === 'unused', 'unused');
       assert.equal(h?.Reason, 'Target.InvalidState');
       assert.equal(h?.Description, 'Target is in the stopped state');
     });
@@ -291,7 +267,7 @@ describe('local ELBv2 endpoint', () => {
       const a = await member(200);
       const b = await member(503);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgArn, Targets: [{ Id: a.inst.instanceId }, { Id: b.inst.instanceId }] }));
-      await waitFor(() => health(), (all) => all.map((x) => x.TargetHealth?.State).sort().join() === 'healthy,unhealthy', 'both settled');
+      await pollUntil(() => health(), (all) => all.map((x) => x.TargetHealth?.State).sort().join() === 'healthy,unhealthy', 'both settled');
       const body = await readFile(new URL('describe-target-health.xml', FIXTURES), 'utf8');
       const server = http.createServer((req, res) => {
         req.resume();
