@@ -10,7 +10,7 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import { Sandbox, type SandboxView, type TimelineEvent } from './environment.js';
-import { REPLACE_NODE_MAX_SPEED, SCENARIOS, formatTimeline, isReplaceNodeScenario, isScenarioName, runScenario } from './scenarios.js';
+import { REPLACE_NODE_MAX_SPEED, SCENARIOS, formatTimeline, isDrillScenario, isReplaceNodeScenario, isScenarioName, runScenario } from './scenarios.js';
 import { renderView, formatEvent } from './view.js';
 
 interface CliArgs {
@@ -75,7 +75,7 @@ export function parseArgs(argv: string[]): CliArgs {
 
 async function runScenarioCli(args: CliArgs): Promise<number> {
   const name = args.scenario!;
-  const speed = isScenarioName(name) && isReplaceNodeScenario(name) ? Math.min(args.speed ?? 20, REPLACE_NODE_MAX_SPEED) : (args.speed ?? 20);
+  const speed = isScenarioName(name) && (isReplaceNodeScenario(name) || isDrillScenario(name)) ? Math.min(args.speed ?? 20, REPLACE_NODE_MAX_SPEED) : (args.speed ?? 20);
   console.log(`scenario ${name} (${args.ha}, ${args.fast ? `timings compressed ×${speed}` : "Vault's real timings"}) …`);
   const run = await runScenario(name, { ha: args.ha, fast: args.fast, ...(args.speed !== undefined ? { speed: args.speed } : {}) });
   for (const line of formatTimeline(run.timeline)) console.log(line);

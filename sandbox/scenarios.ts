@@ -9,7 +9,15 @@
  * Every wait is bounded. Durations are written in "real-world" milliseconds
  * and compressed by the sandbox's time scale when `fast` is on.
  */
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { DeleteParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { makeFailoverDrillHandler, type DrillTaskContext } from '../functions/handlers/failover-drill.js';
+import { silentLogger } from '../functions/handlers/lib/logger.js';
+import { OBSERVE_MARGIN_SECONDS, observeBudget, postCheckBudget, type DrillReport, type DrillScenario } from '../functions/core/drill.js';
 import { LEASE_SCOPES, readLease } from '../functions/adapters/control-table.js';
 import { FAILED_REPLACEMENT_TAG, REPLACED_BY_TAG } from '../functions/adapters/ec2-replacement.js';
 import type { ReplacementReport } from '../functions/core/replacement.js';
@@ -17,6 +25,7 @@ import {
   CLUSTER_NAME,
   CONTROL_TABLE,
   SHARES_PREFIX,
+  STEP_DOWN_TOKEN_PARAMETER,
   Sandbox,
   type SandboxOptions,
   type RoutingSample,
@@ -24,7 +33,7 @@ import {
   type TimelineEvent,
 } from './environment.js';
 import type { SimVolume } from './aws/world.js';
-import type { RunStateMachineResult } from './stepfunctions/runner.js';
+import { loadDefinition, runStateMachine, type RunStateMachineResult } from './stepfunctions/runner.js';
 import { sleep } from './sim/index.js';
 
 export const SCENARIOS = [
@@ -37,6 +46,8 @@ export const SCENARIOS = [
   'replace-node',
   'replace-node-launch-fails',
   'replace-node-unseal-fails',
+  'drill-kill-active',
+  'drill-step-down',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -46,6 +57,16 @@ export const REPLACE_NODE_SCENARIOS = ['replace-node', 'replace-node-launch-fail
 export function isReplaceNodeScenario(name: ScenarioName): boolean {
   return (REPLACE_NODE_SCENARIOS as readonly string[]).includes(name);
 }
+
+/** The scenarios that run the failover-drill state machine (capped speed like replace-node: the interpreter blocks the event loop while it validates). */
+export const DRILL_SCENARIOS = ['drill-kill-active', 'drill-step-down'] as const satisfies readonly ScenarioName[];
+
+export function isDrillScenario(name: ScenarioName): boolean {
+  return (DRILL_SCENARIOS as readonly string[]).includes(name);
+}
+
+/** The drill's maxRtoSeconds in the sandbox scenarios (the contract's default), in real-world seconds. */
+export const SANDBOX_DRILL_MAX_RTO_SECONDS = 120;
 
 /** Time compression cap for the replace-node scenarios (see runScenario). */
 export const REPLACE_NODE_MAX_SPEED = 8;
@@ -127,6 +148,13 @@ export interface ScenarioResult {
   phases?: PhaseFigure[];
   compensation?: string[];
   nextSteps?: string[];
+  /** Drill scenarios: the drill report's RTO (wall seconds, like the sandbox's compressed time), null when no new active was routed. */
+  rtoSeconds?: number | null;
+  maxRtoSeconds?: number;
+  /** rtoSeconds × speed: the RTO at Vault's and AWS's real timings. */
+  realWorldRtoSeconds?: number | null;
+  oldActive?: string | null;
+  newActive?: string | null;
 }
 
 export interface ScenarioRun {
@@ -169,6 +197,23 @@ interface Window {
   extraTimeline: TimelineEvent[];
   /** Set by the replace-node scenarios once their execution ended. */
   replacement?: ReplaceNodeFigures;
+  /** Set by the drill scenarios once their execution ended. */
+  drill?: DrillFigures;
+}
+
+/** Figures a drill scenario takes from the execution and its report. */
+interface DrillFigures {
+  executionStatus: 'SUCCEEDED' | 'FAILED';
+  result: string;
+  transitions: number;
+  executionName: string;
+  rtoSeconds: number | null;
+  maxRtoSeconds: number;
+  realWorldRtoSeconds: number | null;
+  oldActive: string | null;
+  newActive: string | null;
+  phases: PhaseFigure[];
+  error?: { name: string; message: string };
 }
 
 export async function runScenario(name: string, opts: ScenarioOptions = {}): Promise<ScenarioRun> {
@@ -176,7 +221,7 @@ export async function runScenario(name: string, opts: ScenarioOptions = {}): Pro
   const ha = opts.ha ?? 'dynamodb';
   // The ASL interpreter validates a definition synchronously (~0.5 s with the
   // event loop blocked); at ×20 that is most of a lock TTL, so replace-node runs less compressed.
-  const speed = isReplaceNodeScenario(name) && opts.fast ? Math.min(opts.speed ?? REPLACE_NODE_MAX_SPEED, REPLACE_NODE_MAX_SPEED) : opts.speed;
+  const speed = (isReplaceNodeScenario(name) || isDrillScenario(name)) && opts.fast ? Math.min(opts.speed ?? REPLACE_NODE_MAX_SPEED, REPLACE_NODE_MAX_SPEED) : opts.speed;
   const sandboxOpts: SandboxOptions = {
     ha,
     fast: opts.fast ?? false,
@@ -377,6 +422,9 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     check(w, 'the controller says healthy afterwards', healthy, sb.controller.last?.report?.clusters[0]?.verdict.kind ?? '-');
   },
 
+  'drill-kill-active': (w) => drillScenario(w, 'kill-active'),
+  'drill-step-down': (w) => drillScenario(w, 'step-down'),
+
   async 'replace-node-launch-fails'(w) {
     const { sb } = w;
     const slot = standbyToReplace(sb);
@@ -426,6 +474,149 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     checkClientsUndisturbed(w);
   },
 };
+
+/* --------------------------------------------------------- drill */
+
+/**
+ * Runs the REAL failover-drill definition and task code in the local ASL
+ * interpreter against the sandbox's endpoints, while the sandbox's controller
+ * keeps reconciling (routing the new active is its job, not the drill's).
+ *
+ * Clock: everything in the sandbox (the simulated nodes' lock expiry, the
+ * controller) runs on wall time with compressed durations, so the task code
+ * does too. With `fast`, maxRtoSeconds is compressed like every other
+ * duration (120 s → 15 s at ×8) and Wait states last intervalSeconds / speed;
+ * the poll-count bound Validate computed assumes full-length Waits, so it is
+ * rescaled here to cover the same stretch of (compressed) time. The report's
+ * RTO is therefore wall seconds; × speed gives the real-world equivalent.
+ */
+export async function runFailoverDrill(sb: Sandbox, scenario: DrillScenario, opts: { maxRtoSeconds?: number; dryRun?: boolean } = {}): Promise<RunStateMachineResult> {
+  const awsCfg = { region: sb.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
+  const env = sb.aws.endpointEnv();
+  const clients = {
+    ec2: new EC2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_EC2 }),
+    elbv2: new ElasticLoadBalancingV2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }),
+    ssm: new SSMClient({ ...awsCfg, endpoint: sb.ssm.endpoint }),
+    ddb: new DynamoDBClient({ ...awsCfg, endpoint: sb.dynamo.endpoint }),
+    sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
+  };
+  const speed = sb.speed;
+  const maxRtoSeconds = (opts.maxRtoSeconds ?? SANDBOX_DRILL_MAX_RTO_SECONDS) / speed;
+  try {
+    const config = sb.config;
+    const tasks = makeFailoverDrillHandler({
+      loadConfig: async () => config,
+      clients: () => clients,
+      nowMs: () => Date.now(),
+      env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
+      logger: silentLogger,
+    });
+    const handler = async (event: { action?: unknown }, context: unknown): Promise<unknown> => {
+      const out = await tasks(event as never, context as never);
+      if (event.action !== 'validate' || speed === 1) return out;
+      const ctx = out as DrillTaskContext;
+      const boundSeconds = ctx.maxRtoSeconds + OBSERVE_MARGIN_SECONDS / speed;
+      const waitSeconds = ctx.observe.intervalSeconds / speed;
+      return { ...ctx, observe: { ...ctx.observe, boundSeconds, maxPolls: Math.ceil(boundSeconds / waitSeconds) + 2 } };
+    };
+    const definition = await loadDefinition(fileURLToPath(new URL('../statemachines/failover-drill.asl.yml', import.meta.url)));
+    const observeMs = observeBudget(maxRtoSeconds).intervalSeconds * 1000;
+    const postMs = postCheckBudget().intervalSeconds * 1000;
+    const fast = speed !== 1;
+    sb.record('fault', `failover-drill ${scenario} (Step Functions definition, local interpreter)`);
+    const result = await runStateMachine(
+      definition,
+      { cluster: CLUSTER_NAME, scenario, maxRtoSeconds, ...(opts.dryRun ? { dryRun: true } : {}) },
+      {
+        lambdaHandlers: { failoverDrillTasks: handler },
+        sdkClients: { ec2: clients.ec2, elasticloadbalancingv2: clients.elbv2, ssm: clients.ssm, sns: clients.sns, dynamodb: clients.ddb },
+        ...(fast
+          ? {
+              waitTimeOverrides: (state: string) => Math.round((state === 'WaitPostCheck' ? postMs : observeMs) / speed),
+              retryIntervalOverrides: () => Math.round(2_000 / speed),
+            }
+          : {}),
+        stateMachineName: 'failoverDrill',
+        maxTransitions: 2_000,
+        timeoutMs: Math.max(60_000, ((maxRtoSeconds + 300) * 1000) / speed),
+      },
+    );
+    sb.record('controller', `failover-drill ${scenario}: ${result.status}${result.error ? ` (${result.error})` : ''} after ${result.transitions} transitions`);
+    return result;
+  } finally {
+    for (const c of Object.values(clients)) c.destroy();
+  }
+}
+
+/** The drill report an execution left: its output, or the Fail state's Cause. */
+export function drillReportOf(run: RunStateMachineResult): DrillReport | undefined {
+  let raw: unknown = run.output;
+  if (run.status === 'FAILED') {
+    try {
+      raw = JSON.parse(run.cause ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+  if (raw === null || typeof raw !== 'object' || (raw as { kind?: unknown }).kind !== 'failover-drill') return undefined;
+  return raw as DrillReport;
+}
+
+async function drillScenario(w: Window, scenario: DrillScenario): Promise<void> {
+  const { sb } = w;
+  const old = requireActive(sb);
+  const oldId = sb.instanceOf(old.name)!;
+  const run = await runFailoverDrill(sb, scenario);
+  const report = drillReportOf(run);
+  const error = report?.error ?? (run.status === 'FAILED' ? { name: run.error ?? 'UnknownError', message: run.cause ?? '' } : undefined);
+  w.drill = {
+    executionStatus: run.status,
+    result: report?.result ?? 'unknown',
+    transitions: run.transitions,
+    executionName: run.executionName,
+    rtoSeconds: report?.rtoSeconds ?? null,
+    maxRtoSeconds: report?.maxRtoSeconds ?? SANDBOX_DRILL_MAX_RTO_SECONDS / sb.speed,
+    realWorldRtoSeconds: report?.rtoSeconds != null ? Math.round(report.rtoSeconds * sb.speed * 1000) / 1000 : null,
+    oldActive: report?.oldActive ?? null,
+    newActive: report?.newActive ?? null,
+    phases: (report?.phases ?? []).map((p) => ({ name: p.name, durationMs: p.durationMs })),
+    ...(error ? { error } : {}),
+  };
+  const injectedAt = Date.parse(report?.timeline.find((e) => e.event.startsWith('fault injected'))?.at ?? '');
+  if (!Number.isNaN(injectedAt)) w.faultAtMs = injectedAt;
+  sb.record('info', `failover-drill report: ${w.drill.result}; ${w.drill.oldActive ?? '-'} → ${w.drill.newActive ?? '-'}; RTO ${w.drill.rtoSeconds ?? '-'} s (max ${w.drill.maxRtoSeconds} s; ${w.drill.realWorldRtoSeconds ?? '-'} s at real timings); ${run.transitions} transitions`);
+  check(
+    w,
+    'the failover-drill execution passed',
+    run.status === 'SUCCEEDED' && report?.result === 'passed',
+    `${run.status} ${report?.result ?? '(no report)'}${run.error ? ` ${run.error}` : ''}: ${report?.outcome ?? run.cause ?? ''}`,
+  );
+  check(w, 'the fault hit the legitimate active', report?.oldActive === oldId, `${old.name} (${oldId}) vs report ${report?.oldActive ?? '-'}`);
+  const now = sb.activeSlot();
+  const nowId = now ? sb.instanceOf(now.name) : undefined;
+  check(
+    w,
+    'the reported new active is the active, registered and healthy',
+    report?.newActive !== undefined && report.newActive !== null && report.newActive !== oldId && report.newActive === nowId && sb.targetState(report.newActive) === 'healthy',
+    `report ${report?.newActive ?? '-'}, sandbox ${now?.name ?? '-'} (${nowId ?? '-'}) ${nowId ? (sb.targetState(nowId) ?? 'unregistered') : ''}`,
+  );
+  check(
+    w,
+    'RTO measured and within maxRtoSeconds',
+    typeof report?.rtoSeconds === 'number' && report.rtoSeconds > 0 && report.rtoSeconds <= report.maxRtoSeconds,
+    `${report?.rtoSeconds ?? '-'} s of ${report?.maxRtoSeconds ?? '-'} s`,
+  );
+  await checkLeaseFree(w, run.executionName);
+  const st = old.node.status();
+  if (scenario === 'kill-active') {
+    check(w, 'the killed node stays down (the drill neither restarts nor unseals it)', !st.running, `${old.name} ${st.running ? 'running' : 'down'}; next: ${report?.postCheck?.nextStep ?? '-'}`);
+  } else {
+    check(w, 'the stepped-down node is an unsealed standby', st.running && !st.sealed && !old.node.isActive(), `${old.name} ${st.running ? (st.sealed ? 'sealed' : 'unsealed') : 'down'}`);
+  }
+  check(w, 'no unseal share or token reached SSM commands or output', !sb.ssm.auditContainsAny([...sb.shares, sb.rootToken]), 'SSM audit searched for every share and the root token');
+  await settle(sb);
+  check(w, 'the old active is no longer registered', !registeredNow(sb).includes(oldId), `${old.name} (${oldId})`);
+}
 
 /* --------------------------------------------------------- replace-node helpers */
 
@@ -756,7 +947,8 @@ function summarise(name: ScenarioName, w: Window, durationMs: number, error: str
     durationMs,
     checks,
     ...replacementFields(w.replacement),
-    ...(error !== undefined ? { error } : w.replacement?.error ? { error: w.replacement.error } : {}),
+    ...drillFields(w.drill),
+    ...(error !== undefined ? { error } : w.replacement?.error ? { error: w.replacement.error } : w.drill?.error ? { error: w.drill.error } : {}),
   };
 }
 
@@ -775,6 +967,23 @@ function replacementFields(f: ReplaceNodeFigures | undefined): Partial<ScenarioR
     phases: f.phases,
     ...(f.compensation ? { compensation: f.compensation } : {}),
     ...(f.nextSteps ? { nextSteps: f.nextSteps } : {}),
+  };
+}
+
+/** The drill figures as top-level fields of the result (what the CLI's last JSON line shows). */
+function drillFields(f: DrillFigures | undefined): Partial<ScenarioResult> {
+  if (!f) return {};
+  return {
+    executionStatus: f.executionStatus,
+    result: f.result,
+    transitions: f.transitions,
+    executionName: f.executionName,
+    rtoSeconds: f.rtoSeconds,
+    maxRtoSeconds: f.maxRtoSeconds,
+    realWorldRtoSeconds: f.realWorldRtoSeconds,
+    oldActive: f.oldActive,
+    newActive: f.newActive,
+    phases: f.phases,
   };
 }
 

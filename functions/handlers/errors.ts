@@ -7,15 +7,20 @@
 export { InvalidInputError, ConfigError } from '../config/errors.js';
 export { AwsTransientError, LeaseBusyError } from '../adapters/errors.js';
 
-/** Inspect refuses the replacement (active node without force, volume elsewhere, ...). Nothing was changed. */
+/**
+ * Inspect refuses the replacement (active node without force, volume
+ * elsewhere, ...), or the drill's pre-check finds no steady state. Nothing was changed.
+ */
 export class RefusedError extends Error {
   override readonly name = 'RefusedError';
   constructor(
     readonly cluster: string,
     readonly slot: string,
     readonly reasons: string[],
+    /** What was refused, for the message (default: the replacement of `slot`). */
+    readonly operation: string = `replace slot ${slot}`,
   ) {
-    super(`refused to replace slot ${slot} of ${cluster}: ${reasons.join('; ')}`);
+    super(`refused to ${operation} of ${cluster}: ${reasons.join('; ')}`);
   }
 }
 

@@ -9,8 +9,6 @@
  * Waits are NOT done here: the ASL loops Wait → poll action → Choice, and the
  * poll actions count attempts and throw a named error when a wait runs out.
  */
-import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -79,13 +77,13 @@ import {
   RefusedError,
   StandbyTimeoutError,
   StepDownFailedError,
-  UnknownActionError,
   UnsealFailedError,
   VolumeStuckError,
   InterfaceBusyError,
   WaitTimeoutError,
 } from './errors.js';
 import { jsonLogger, type Logger } from './lib/logger.js';
+import { taskHandler, type TaskEvent } from './lib/task-handler.js';
 
 /* ------------------------------------------------------------------ deps */
 
@@ -166,53 +164,26 @@ export interface PhaseMark {
   warning?: string;
 }
 
-interface Ev {
-  action?: unknown;
-  [k: string]: unknown;
-}
+type Ev = TaskEvent;
 
 /* -------------------------------------------------------------- handler */
 
 export function makeReplaceNodeHandler(overrides: Partial<ReplaceNodeDeps> = {}) {
   const deps: ReplaceNodeDeps = { ...defaultDeps(), ...overrides };
-  const run = async (event: Ev, context: Context): Promise<unknown> => {
-    const action = event.action;
-    deps.logger.log('info', 'task', { action, requestId: context?.awsRequestId });
-    switch (action) {
-      case 'validate':
-        return validate(deps, event);
-      case 'acquireLease':
-        return acquire(deps, event);
-      case 'inspect':
-        return inspect(deps, event);
-      case 'stepDown':
-        return stepDown(deps, event);
-      case 'checkStepDown':
-        return checkStepDown(deps, event);
-      case 'retireOld':
-        return retireOld(deps, event);
-      case 'pollReleased':
-        return pollReleased(deps, event);
-      case 'launch':
-        return launch(deps, event);
-      case 'sendPrepare':
-        return sendPrepare(deps, event);
-      case 'checkPrepare':
-        return checkPrepare(deps, event);
-      case 'checkStandby':
-        return checkStandby(deps, event);
-      case 'finish':
-        return finish(deps, event);
-      case 'compensate':
-        return compensate(deps, event);
-      default:
-        throw new UnknownActionError(action);
-    }
-  };
-  return middy(run).onError(async (request) => {
-    const err = request.error as Error | undefined;
-    // Names are the contract with the ASL; messages carry ids only, never secrets.
-    deps.logger.log('warn', 'task failed', { action: (request.event as Ev | undefined)?.action, error: err?.name, message: err?.message });
+  return taskHandler(deps.logger, {
+    validate: (e) => validate(deps, e),
+    acquireLease: (e) => acquire(deps, e),
+    inspect: (e) => inspect(deps, e),
+    stepDown: (e) => stepDown(deps, e),
+    checkStepDown: (e) => checkStepDown(deps, e),
+    retireOld: (e) => retireOld(deps, e),
+    pollReleased: (e) => pollReleased(deps, e),
+    launch: (e) => launch(deps, e),
+    sendPrepare: (e) => sendPrepare(deps, e),
+    checkPrepare: (e) => checkPrepare(deps, e),
+    checkStandby: (e) => checkStandby(deps, e),
+    finish: (e) => finish(deps, e),
+    compensate: (e) => compensate(deps, e),
   });
 }
 
@@ -296,7 +267,8 @@ async function acquire(deps: ReplaceNodeDeps, event: Ev): Promise<{ owner: strin
   return { owner: ctx.executionName, expiresAt: iso(nowMs + ttlMs) };
 }
 
-async function observeNodes(deps: ReplaceNodeDeps, cluster: ClusterConfig): Promise<{ members: Member[]; nodes: NodeHealth[]; verdict: ReturnType<typeof assessLeadership> }> {
+/** The controller's view of the cluster (members, probes, lock → verdict), with no history; shared with failover-drill. */
+export async function observeNodes(deps: Pick<ReplaceNodeDeps, 'clients' | 'probe' | 'nowMs'>, cluster: ClusterConfig): Promise<{ members: Member[]; nodes: NodeHealth[]; verdict: ReturnType<typeof assessLeadership> }> {
   const { ec2, ddb } = deps.clients();
   const members = await discoverMembers(ec2, cluster);
   const [probes, lockRead] = await Promise.all([
@@ -362,7 +334,13 @@ async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPla
   return decision.plan;
 }
 
-function documentName(deps: ReplaceNodeDeps, which: 'prepareNode' | 'vaultControl'): string {
+/** SecureString NAME holding a token allowed to step Vault down (read on the node); shared with failover-drill. */
+export function stepDownTokenParameter(deps: Pick<ReplaceNodeDeps, 'env'>, cluster: string): string {
+  return deps.env[ENV.stepDownTokenParameter] || `/vault-ha/${cluster}/step-down-token`;
+}
+
+/** The SSM document name from env (set by serverless.yml), or the project default; shared with failover-drill. */
+export function documentName(deps: Pick<ReplaceNodeDeps, 'env'>, which: 'prepareNode' | 'vaultControl'): string {
   const fromEnv = deps.env[which === 'prepareNode' ? ENV.prepareDocument : ENV.controlDocument];
   return fromEnv && fromEnv !== '' ? fromEnv : DEFAULT_DOCUMENT_NAMES[which];
 }
@@ -370,7 +348,7 @@ function documentName(deps: ReplaceNodeDeps, which: 'prepareNode' | 'vaultContro
 async function stepDown(deps: ReplaceNodeDeps, event: Ev): Promise<{ commandId: string; instanceId: string }> {
   const ctx = ctxOf(event);
   const plan = planOf(event);
-  const tokenParameter = deps.env[ENV.stepDownTokenParameter] || `/vault-ha/${ctx.cluster}/step-down-token`;
+  const tokenParameter = stepDownTokenParameter(deps, ctx.cluster);
   const commandId = await sendDocument(deps.clients().ssm, {
     documentName: documentName(deps, 'vaultControl'),
     instanceId: plan.oldInstanceId,

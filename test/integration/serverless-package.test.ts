@@ -107,14 +107,20 @@ describe('serverless package', () => {
 
   it('declares the replaceNode state machine with its task function, its own role and the SSM documents', () => {
     const machines = ofType('AWS::StepFunctions::StateMachine');
-    assert.equal(machines.length, 1);
-    const [id, sm] = machines[0]!;
-    assert.equal(id, 'ReplaceNodeStateMachine');
+    assert.deepEqual(machines.map(([id]) => id).sort(), ['FailoverDrillStateMachine', 'ReplaceNodeStateMachine']);
+    const [, sm] = machines.find(([id]) => id === 'ReplaceNodeStateMachine')!;
     assert.deepEqual(sm.Properties.RoleArn, { 'Fn::GetAtt': ['ReplaceNodeStateMachineRole', 'Arn'] });
     assert.ok(JSON.stringify(sm.Properties).includes('ReplaceNodeTasksLambdaFunction'));
     assert.equal(template.Resources.ReplaceNodeTasksLambdaFunction?.Properties.Handler, 'functions/handlers/replace-node.handler');
     const docs = ofType('AWS::SSM::Document').map(([, d]) => d.Properties.Name);
     assert.deepEqual(docs.sort(), ['VaultHA-PrepareNode', 'VaultHA-VaultControl']);
+  });
+
+  it('declares the failoverDrill state machine with its task function and its own role', () => {
+    const sm = template.Resources.FailoverDrillStateMachine!;
+    assert.deepEqual(sm.Properties.RoleArn, { 'Fn::GetAtt': ['FailoverDrillStateMachineRole', 'Arn'] });
+    assert.ok(JSON.stringify(sm.Properties).includes('FailoverDrillTasksLambdaFunction'));
+    assert.equal(template.Resources.FailoverDrillTasksLambdaFunction?.Properties.Handler, 'functions/handlers/failover-drill.handler');
   });
 
   it('scopes every mutating EC2 action of replace-node to resources carrying the cluster tag', () => {
