@@ -52,6 +52,8 @@ describe('serverless package', () => {
     assert.equal(fn.Properties.Handler, 'functions/handlers/controller.handler');
     assert.equal(fn.Properties.ReservedConcurrentExecutions, 1);
     assert.ok(fn.Properties.Timeout < 60, 'timeout must be shorter than the schedule period');
+    const [, invokeConfig] = ofType('AWS::Lambda::EventInvokeConfig').find(([, c]) => c.Properties.FunctionName?.Ref === 'ControllerLambdaFunction')!;
+    assert.equal(invokeConfig.Properties.MaximumRetryAttempts, 0, 'a failed run is not retried behind the next schedule');
     const rules = ofType('AWS::Events::Rule');
     assert.ok(rules.some(([, r]) => r.Properties.ScheduleExpression === 'rate(1 minute)'));
   });
