@@ -550,16 +550,7 @@ export async function runFailoverDrill(sb: Sandbox, scenario: DrillScenario, opt
 
 /** The drill report an execution left: its output, or the Fail state's Cause. */
 export function drillReportOf(run: RunStateMachineResult): DrillReport | undefined {
-  let raw: unknown = run.output;
-  if (run.status === 'FAILED') {
-    try {
-      raw = JSON.parse(run.cause ?? '');
-    } catch {
-      return undefined;
-    }
-  }
-  if (raw === null || typeof raw !== 'object' || (raw as { kind?: unknown }).kind !== 'failover-drill') return undefined;
-  return raw as DrillReport;
+  return executionReport<DrillReport>(run, 'failover-drill');
 }
 
 async function drillScenario(w: Window, scenario: DrillScenario): Promise<void> {
@@ -647,6 +638,11 @@ async function replaceAndRecord(w: Window, slot: SandboxSlot): Promise<{ run: Ru
  * there is none (e.g. compensation itself failed and the Cause is prose).
  */
 export function reportOf(run: RunStateMachineResult): ReplacementReport | undefined {
+  return executionReport<ReplacementReport>(run, 'replace-node');
+}
+
+/** An execution's report of the given kind: its output, or the Fail state's Cause parsed as JSON. */
+function executionReport<T>(run: RunStateMachineResult, kind: string): T | undefined {
   let raw: unknown = run.output;
   if (run.status === 'FAILED') {
     try {
@@ -655,8 +651,8 @@ export function reportOf(run: RunStateMachineResult): ReplacementReport | undefi
       return undefined;
     }
   }
-  if (raw === null || typeof raw !== 'object' || (raw as { kind?: unknown }).kind !== 'replace-node') return undefined;
-  return raw as ReplacementReport;
+  if (raw === null || typeof raw !== 'object' || (raw as { kind?: unknown }).kind !== kind) return undefined;
+  return raw as T;
 }
 
 function figuresOf(run: RunStateMachineResult, report: ReplacementReport | undefined): ReplaceNodeFigures {

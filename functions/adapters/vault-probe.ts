@@ -9,6 +9,15 @@ import type { VaultHealthBody, VaultLeaderBody } from '../core/vault-api.js';
 import { VAULT_PATHS } from '../core/vault-api.js';
 import { vaultRequest } from './vault-http.js';
 
+/** Probe options from a cluster's `vault` config section. */
+export function probeOptionsOf(vault: { probeTimeoutMs: number; maxResponseBytes: number; caBundle?: string | undefined }): ProbeOptions {
+  return {
+    timeoutMs: vault.probeTimeoutMs,
+    maxResponseBytes: vault.maxResponseBytes,
+    ...(vault.caBundle ? { caBundle: vault.caBundle } : {}),
+  };
+}
+
 export interface ProbeOptions {
   /** Per request: health and leader each get the full budget, concurrently. */
   timeoutMs: number;

@@ -9,12 +9,9 @@
  * the clock. The drill injects the fault and watches; routing the new active is
  * the controller's job, so the RTO measured here is the control plane's real one.
  */
-import { loadConfigCached } from '../config/load.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
-import { makeClients } from '../adapters/aws-clients.js';
 import { acquireLease, putReport, releaseLease } from '../adapters/control-table.js';
 import { describeTargets } from '../adapters/target-group.js';
-import { probeNode } from '../adapters/vault-probe.js';
 import {
   describeInstance,
   describeInterface,
@@ -48,9 +45,8 @@ import {
   type PostCheck,
   type PostCheckBudget,
 } from '../core/drill.js';
-import { documentName, observeNodes, OPERATION_LEASE_SCOPE, REPORT_TTL_SECONDS, stepDownTokenParameter, ENV, type ReplaceNodeDeps } from './replace-node.js';
+import { documentName, observeNodes, OPERATION_LEASE_SCOPE, REPORT_TTL_SECONDS, sharedTaskDeps, stepDownTokenParameter, ENV, type ReplaceNodeDeps } from './replace-node.js';
 import { InvalidInputError, RefusedError } from './errors.js';
-import { jsonLogger } from './lib/logger.js';
 import { taskHandler, type TaskEvent } from './lib/task-handler.js';
 
 /* ------------------------------------------------------------------ deps */
@@ -58,20 +54,7 @@ import { taskHandler, type TaskEvent } from './lib/task-handler.js';
 /** Same dependencies as replace-node's tasks (clients, probe, clock, env, logger). */
 export type FailoverDrillDeps = Omit<ReplaceNodeDeps, 'compensationSettleMs' | 'sleep'>;
 
-let cachedClients: ReturnType<typeof makeClients> | undefined;
-const defaultDeps = (): FailoverDrillDeps => ({
-  loadConfig: loadConfigCached,
-  clients: () => (cachedClients ??= makeClients()),
-  probe: (address, cluster) =>
-    probeNode(address, {
-      timeoutMs: cluster.vault.probeTimeoutMs,
-      maxResponseBytes: cluster.vault.maxResponseBytes,
-      ...(cluster.vault.caBundle ? { caBundle: cluster.vault.caBundle } : {}),
-    }),
-  nowMs: () => Date.now(),
-  env: process.env,
-  logger: jsonLogger('failover-drill'),
-});
+const defaultDeps = (): FailoverDrillDeps => sharedTaskDeps('failover-drill');
 
 /* ---------------------------------------------------------------- events */
 

@@ -20,7 +20,7 @@ import { acquireLease, LEASE_SCOPES, putReport, releaseLease } from '../adapters
 import { discoverMembers } from '../adapters/ec2-fleet.js';
 import { describeTargets } from '../adapters/target-group.js';
 import { readLock } from '../adapters/lock-reader.js';
-import { probeNode } from '../adapters/vault-probe.js';
+import { probeNode, probeOptionsOf } from '../adapters/vault-probe.js';
 import {
   describeInstance,
   describeInterface,
@@ -121,20 +121,19 @@ export const OPERATION_LEASE_SCOPE = LEASE_SCOPES.operation;
 export const REPORT_TTL_SECONDS = 90 * 24 * 3600;
 
 
-let cachedClients: ReplaceNodeClients | undefined;
-const defaultDeps = (): ReplaceNodeDeps => ({
+/** The dependencies every Step Functions task Lambda of this project shares (failover-drill reuses them). */
+export const sharedTaskDeps = (service: string): Omit<ReplaceNodeDeps, 'sleep' | 'compensationSettleMs'> => ({
   loadConfig: loadConfigCached,
-  clients: () => (cachedClients ??= makeClients()),
-  probe: (address, cluster) =>
-    probeNode(address, {
-      timeoutMs: cluster.vault.probeTimeoutMs,
-      maxResponseBytes: cluster.vault.maxResponseBytes,
-      ...(cluster.vault.caBundle ? { caBundle: cluster.vault.caBundle } : {}),
-    }),
+  clients: makeClients,
+  probe: (address, cluster) => probeNode(address, probeOptionsOf(cluster.vault)),
   nowMs: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   env: process.env,
-  logger: jsonLogger('replace-node'),
+  logger: jsonLogger(service),
+});
+
+const defaultDeps = (): ReplaceNodeDeps => ({
+  ...sharedTaskDeps('replace-node'),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   compensationSettleMs: 30_000,
 });
 

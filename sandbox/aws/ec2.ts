@@ -12,16 +12,14 @@ import type { InstanceState } from '../../functions/core/types.js';
 import {
   AwsApiError,
   QueryParams,
-  checkVersion,
   decodePageToken,
   ec2ErrorXml,
   ec2ResponseXml,
   encodePageToken,
   filterValueMatches,
   isoTimestamp,
-  startQueryServer,
+  QueryEndpoint,
   type QueryRequest,
-  type RunningServer,
   type XmlValue,
 } from './query-protocol.js';
 import {
@@ -139,34 +137,16 @@ function readTags(nodes: ReturnType<QueryParams['list']>): Tags {
   return out;
 }
 
-export class Ec2Endpoint {
-  private server: RunningServer | undefined;
-
-  constructor(private readonly world: World) {}
-
-  async start(): Promise<string> {
-    this.server = await startQueryServer({
-      service: 'ec2',
-      handle: (req) => this.handle(req),
-      renderError: (err, requestId) => ec2ErrorXml(err, requestId),
-    });
-    return this.server.url;
+export class Ec2Endpoint extends QueryEndpoint<'ec2'> {
+  constructor(private readonly world: World) {
+    super({ label: 'EC2', service: 'ec2', faultService: 'ec2', apiVersion: EC2_API_VERSION, faults: world });
   }
 
-  get url(): string {
-    if (this.server === undefined) throw new Error('EC2 endpoint not started');
-    return this.server.url;
+  protected renderError(err: AwsApiError, requestId: string): string {
+    return ec2ErrorXml(err, requestId);
   }
 
-  async stop(): Promise<void> {
-    await this.server?.close();
-    this.server = undefined;
-  }
-
-  private handle(req: QueryRequest): string {
-    checkVersion(req.version, EC2_API_VERSION);
-    const fault = this.world.takeFault('ec2', req.action);
-    if (fault) throw fault;
+  protected handleAction(req: QueryRequest): string {
     const p = req.params;
     if (p.bool('DryRun') === true) {
       // EC2 answers a dry run with an error carrying HTTP 412.

@@ -19,14 +19,12 @@ import type { TargetState } from '../../functions/core/types.js';
 import {
   AwsApiError,
   QueryParams,
-  checkVersion,
   decodePageToken,
   encodePageToken,
   queryErrorXml,
   queryResponseXml,
-  startQueryServer,
+  QueryEndpoint,
   type QueryRequest,
-  type RunningServer,
   type XmlValue,
 } from './query-protocol.js';
 import type { World } from './world.js';
@@ -351,37 +349,19 @@ export class TargetGroupRegistry {
 
 type XmlObject = { [key: string]: XmlValue };
 
-export class Elbv2Endpoint {
-  private server: RunningServer | undefined;
-
+export class Elbv2Endpoint extends QueryEndpoint<'elbv2'> {
   constructor(
     private readonly world: World,
     readonly registry: TargetGroupRegistry,
-  ) {}
-
-  async start(): Promise<string> {
-    this.server = await startQueryServer({
-      service: 'elasticloadbalancing',
-      handle: (req) => this.handle(req),
-      renderError: (err, requestId) => queryErrorXml(err, ELBV2_XMLNS, requestId),
-    });
-    return this.server.url;
+  ) {
+    super({ label: 'ELBv2', service: 'elasticloadbalancing', faultService: 'elbv2', apiVersion: ELBV2_API_VERSION, faults: world });
   }
 
-  get url(): string {
-    if (this.server === undefined) throw new Error('ELBv2 endpoint not started');
-    return this.server.url;
+  protected renderError(err: AwsApiError, requestId: string): string {
+    return queryErrorXml(err, ELBV2_XMLNS, requestId);
   }
 
-  async stop(): Promise<void> {
-    await this.server?.close();
-    this.server = undefined;
-  }
-
-  private handle(req: QueryRequest): string {
-    checkVersion(req.version, ELBV2_API_VERSION);
-    const fault = this.world.takeFault('elbv2', req.action);
-    if (fault) throw fault;
+  protected handleAction(req: QueryRequest): string {
     const result = this.dispatch(req.action, req.params);
     return queryResponseXml(req.action, ELBV2_XMLNS, req.requestId, result);
   }

@@ -364,3 +364,49 @@ export function filterValueMatches(pattern: string, value: string): boolean {
 export function newRequestId(): string {
   return randomUUID();
 }
+
+/** Where an endpoint looks for faults injected by a scenario (World implements it). */
+export interface FaultSource<S extends string> {
+  takeFault(service: S, action: string): AwsApiError | undefined;
+}
+
+/**
+ * One query-protocol service endpoint: its own server on 127.0.0.1, the API
+ * version check and injected faults, then the service's own action handling.
+ */
+export abstract class QueryEndpoint<S extends string> {
+  private server: RunningServer | undefined;
+
+  protected constructor(
+    private readonly spec: { label: string; service: string; faultService: S; apiVersion: string; faults: FaultSource<S> },
+  ) {}
+
+  /** Answers one action (after the version check and injected faults) with the response XML. */
+  protected abstract handleAction(req: QueryRequest): string;
+  /** Renders an error body in the service's error format. */
+  protected abstract renderError(err: AwsApiError, requestId: string): string;
+
+  async start(): Promise<string> {
+    this.server = await startQueryServer({
+      service: this.spec.service,
+      handle: (req) => {
+        checkVersion(req.version, this.spec.apiVersion);
+        const fault = this.spec.faults.takeFault(this.spec.faultService, req.action);
+        if (fault) throw fault;
+        return this.handleAction(req);
+      },
+      renderError: (err, requestId) => this.renderError(err, requestId),
+    });
+    return this.server.url;
+  }
+
+  get url(): string {
+    if (this.server === undefined) throw new Error(`${this.spec.label} endpoint not started`);
+    return this.server.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+}

@@ -9,14 +9,12 @@ import { randomUUID } from 'node:crypto';
 import {
   AwsApiError,
   QueryParams,
-  checkVersion,
   decodePageToken,
   encodePageToken,
   queryErrorXml,
   queryResponseXml,
-  startQueryServer,
+  QueryEndpoint,
   type QueryRequest,
-  type RunningServer,
 } from './query-protocol.js';
 import type { World } from './world.js';
 
@@ -41,13 +39,18 @@ export interface PublishedMessage {
 
 const MAX_MESSAGE_BYTES = 262_144;
 
-export class SnsEndpoint {
-  private server: RunningServer | undefined;
+export class SnsEndpoint extends QueryEndpoint<'sns'> {
   private readonly topics = new Set<string>();
   private readonly published: PublishedMessage[] = [];
   private readonly subscribers = new Set<(m: PublishedMessage) => void>();
 
-  constructor(private readonly world: World) {}
+  constructor(private readonly world: World) {
+    super({ label: 'SNS', service: 'sns', faultService: 'sns', apiVersion: SNS_API_VERSION, faults: world });
+  }
+
+  protected renderError(err: AwsApiError, requestId: string): string {
+    return queryErrorXml(err, SNS_XMLNS, requestId);
+  }
 
   /** Creates (idempotently) a topic and returns its ARN. */
   addTopic(name: string): string {
@@ -72,29 +75,7 @@ export class SnsEndpoint {
     return () => this.subscribers.delete(listener);
   }
 
-  async start(): Promise<string> {
-    this.server = await startQueryServer({
-      service: 'sns',
-      handle: (req) => this.handle(req),
-      renderError: (err, requestId) => queryErrorXml(err, SNS_XMLNS, requestId),
-    });
-    return this.server.url;
-  }
-
-  get url(): string {
-    if (this.server === undefined) throw new Error('SNS endpoint not started');
-    return this.server.url;
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.close();
-    this.server = undefined;
-  }
-
-  private handle(req: QueryRequest): string {
-    checkVersion(req.version, SNS_API_VERSION);
-    const fault = this.world.takeFault('sns', req.action);
-    if (fault) throw fault;
+  protected handleAction(req: QueryRequest): string {
     const p = req.params;
     switch (req.action) {
       case 'Publish':

@@ -15,7 +15,6 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ModifyInstanceAttributeCommand, ModifyNetworkInterfaceAttributeCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
@@ -27,29 +26,8 @@ import type { DrillReport } from '../../functions/core/drill.js';
 import { createControlTable, startDynalite, type DynaliteHandle } from '../support/dynalite.js';
 import { config, TOPIC_ARN, type ConfigOptions } from '../unit/replacement/fixtures.js';
 import { FakeAws, type FakeInstance } from '../unit/replacement/fake-aws.js';
+import { A, B, C, MUTATING, TABLE, validateAsl } from './support.js';
 
-const A = 'i-0aaaaaaaaaaaaaaa1';
-const B = 'i-0bbbbbbbbbbbbbbb2';
-const C = 'i-0ccccccccccccccc3';
-const TABLE = 'vault-ha-control';
-const MUTATING = [
-  'RunInstances',
-  'TerminateInstances',
-  'StopInstances',
-  'AttachVolume',
-  'DetachVolume',
-  'DetachNetworkInterface',
-  'ModifyInstanceAttribute',
-  'ModifyNetworkInterfaceAttribute',
-  'CreateTags',
-  'DeregisterTargets',
-  'SendCommand',
-];
-
-const validateAsl = createRequire(import.meta.url)('asl-validator') as (
-  definition: unknown,
-  options: { checkArn: boolean; checkPaths: boolean },
-) => { isValid: boolean; errorsText: (separator: string) => string };
 
 const definition = await loadDefinition('statemachines/failover-drill.asl.yml');
 let dyn: DynaliteHandle;

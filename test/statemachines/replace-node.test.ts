@@ -7,7 +7,6 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { loadDefinition, resolveIntrinsics, runStateMachine, type RunStateMachineResult } from '../../sandbox/stepfunctions/runner.js';
 import { makeReplaceNodeHandler } from '../../functions/handlers/replace-node.js';
 import { acquireLease, readLease, releaseLease } from '../../functions/adapters/control-table.js';
@@ -17,30 +16,8 @@ import type { ReplacementReport } from '../../functions/core/replacement.js';
 import { createControlTable, startDynalite, type DynaliteHandle } from '../support/dynalite.js';
 import { config, type ConfigOptions } from '../unit/replacement/fixtures.js';
 import { FakeAws, type Faults } from '../unit/replacement/fake-aws.js';
+import { A, B, C, MUTATING, TABLE, validateAsl } from './support.js';
 
-const A = 'i-0aaaaaaaaaaaaaaa1';
-const B = 'i-0bbbbbbbbbbbbbbb2';
-const C = 'i-0ccccccccccccccc3';
-const TABLE = 'vault-ha-control';
-const MUTATING = [
-  'RunInstances',
-  'TerminateInstances',
-  'StopInstances',
-  'AttachVolume',
-  'DetachVolume',
-  'DetachNetworkInterface',
-  'ModifyInstanceAttribute',
-  'ModifyNetworkInterfaceAttribute',
-  'CreateTags',
-  'DeregisterTargets',
-  'SendCommand',
-];
-
-// asl-validator is CommonJS and ships no type declarations.
-const validateAsl = createRequire(import.meta.url)('asl-validator') as (
-  definition: unknown,
-  options: { checkArn: boolean; checkPaths: boolean },
-) => { isValid: boolean; errorsText: (separator: string) => string };
 
 const definition = await loadDefinition('statemachines/replace-node.asl.yml');
 let dyn: DynaliteHandle;

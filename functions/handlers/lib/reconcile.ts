@@ -34,7 +34,7 @@ import { breakLock, readLock } from '../../adapters/lock-reader.js';
 import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
 import { notify } from '../../adapters/notifier.js';
 import { formatMetrics } from '../../adapters/metrics.js';
-import { probeMembers } from '../../adapters/vault-probe.js';
+import { probeMembers, probeOptionsOf } from '../../adapters/vault-probe.js';
 import type { Logger } from './logger.js';
 
 export interface ControllerDeps {
@@ -52,11 +52,7 @@ export interface ControllerDeps {
 }
 
 export const defaultProbe = (members: Member[], cluster: ClusterConfig): Promise<Map<string, ProbeResult>> =>
-  probeMembers(members, {
-    timeoutMs: cluster.vault.probeTimeoutMs,
-    maxResponseBytes: cluster.vault.maxResponseBytes,
-    ...(cluster.vault.caBundle ? { caBundle: cluster.vault.caBundle } : {}),
-  });
+  probeMembers(members, probeOptionsOf(cluster.vault));
 
 /** The per-cluster part of the controller report (DESIGN §4.3). */
 export interface ClusterReport {
