@@ -85,3 +85,8 @@ export async function breakLock(ddb: DynamoDBClient, table: string, observed: Ob
     throw toAdapterError(err, table);
   }
 }
+
+/** The cluster's lock item, or the Raft marker when the cluster has no lock to read. */
+export function readClusterLock(ddb: DynamoDBClient, haLock: { type: 'dynamodb'; table: string } | { type: 'raft' }): Promise<LockItemRead> {
+  return haLock.type === 'dynamodb' ? readLock(ddb, haLock.table) : Promise.resolve({ type: 'raft' });
+}

@@ -19,7 +19,7 @@ import { makeClients } from '../adapters/aws-clients.js';
 import { acquireLease, LEASE_SCOPES, putReport, releaseLease } from '../adapters/control-table.js';
 import { discoverMembers } from '../adapters/ec2-fleet.js';
 import { describeTargets } from '../adapters/target-group.js';
-import { readLock } from '../adapters/lock-reader.js';
+import { readClusterLock } from '../adapters/lock-reader.js';
 import { probeNode, probeOptionsOf } from '../adapters/vault-probe.js';
 import {
   describeInstance,
@@ -41,10 +41,8 @@ import {
   terminateInstance,
 } from '../adapters/ec2-replacement.js';
 import { commandInvocation, DEFAULT_DOCUMENT_NAMES, DOCUMENT_PARAMETERS, sendDocument } from '../adapters/ssm-run.js';
-import { classifyHealth } from '../core/classify.js';
-import { observeLock } from '../core/lock.js';
-import { assessLeadership } from '../core/assess.js';
-import type { LockItemRead, Member, NodeHealth, ProbeResult } from '../core/types.js';
+import { assessSnapshot } from '../core/snapshot.js';
+import type { Member, NodeHealth, ProbeResult, SplitBrainVerdict } from '../core/types.js';
 import {
   attachmentsToProtect,
   buildFailureReport,
@@ -267,34 +265,18 @@ async function acquire(deps: ReplaceNodeDeps, event: Ev): Promise<{ owner: strin
 }
 
 /** The controller's view of the cluster (members, probes, lock → verdict), with no history; shared with failover-drill. */
-export async function observeNodes(deps: Pick<ReplaceNodeDeps, 'clients' | 'probe' | 'nowMs'>, cluster: ClusterConfig): Promise<{ members: Member[]; nodes: NodeHealth[]; verdict: ReturnType<typeof assessLeadership> }> {
+export async function observeNodes(deps: Pick<ReplaceNodeDeps, 'clients' | 'probe' | 'nowMs'>, cluster: ClusterConfig): Promise<{ members: Member[]; nodes: NodeHealth[]; verdict: SplitBrainVerdict }> {
   const { ec2, ddb } = deps.clients();
   const members = await discoverMembers(ec2, cluster);
   const [probes, lockRead] = await Promise.all([
     Promise.all(
       members.map(async (m) => (m.state === 'running' && m.address ? ([m.instanceId, await deps.probe(m.address, cluster)] as const) : undefined)),
     ),
-    cluster.haLock.type === 'dynamodb' ? readLock(ddb, cluster.haLock.table) : Promise.resolve<LockItemRead>({ type: 'raft' }),
+    readClusterLock(ddb, cluster.haLock),
   ]);
   const byId = new Map(probes.filter((p): p is readonly [string, ProbeResult] => p !== undefined));
-  const nodes = members.map((member) => {
-    const probe = byId.get(member.instanceId);
-    return classifyHealth(probe ? { member, probe } : { member });
-  });
-  const nowMs = deps.nowMs();
-  const lock = observeLock(lockRead, nowMs, cluster.haLock.type === 'dynamodb' ? cluster.haLock.skewToleranceMs : 0);
-  const verdict = assessLeadership({
-    nodes,
-    lock,
-    history: { ticks: [], failureCounts: {} },
-    haType: cluster.haLock.type,
-    nowMs,
-    policy: {
-      breakLockAfterTicks: cluster.policy.breakLockAfterTicks,
-      flappingChanges: cluster.policy.flappingChanges,
-      flappingWindowTicks: cluster.policy.flappingWindowTicks,
-    },
-  });
+  // No history: a workflow judges one snapshot, as the controller's first tick would.
+  const { nodes, verdict } = assessSnapshot({ cluster, members, probes: byId, lockRead, history: { ticks: [], failureCounts: {} }, nowMs: deps.nowMs() });
   return { members, nodes, verdict };
 }
 

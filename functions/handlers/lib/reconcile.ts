@@ -12,25 +12,21 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ClusterConfig, Config } from '../../config/schema.js';
 import type {
   ClusterHistory,
-  LockItemRead,
   Member,
   NodeHealth,
   ProbeResult,
   RegistrationPlan,
-  SplitBrainVerdict,
   TargetView,
   VerdictKind,
 } from '../../core/types.js';
-import { classifyHealth } from '../../core/classify.js';
-import { observeLock } from '../../core/lock.js';
-import { assessLeadership } from '../../core/assess.js';
+import { assessSnapshot } from '../../core/snapshot.js';
 import { planRegistrations } from '../../core/plan.js';
 import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/history.js';
 import { describeStatusChecks, discoverMembers } from '../../adapters/ec2-fleet.js';
 import { startExecutionOnce } from '../../adapters/step-functions.js';
 import { decideAutoReplace } from '../../core/auto-replace.js';
 import { applyPlan, describeTargets } from '../../adapters/target-group.js';
-import { breakLock, readLock } from '../../adapters/lock-reader.js';
+import { breakLock, readClusterLock } from '../../adapters/lock-reader.js';
 import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
 import { notify } from '../../adapters/notifier.js';
 import { formatMetrics } from '../../adapters/metrics.js';
@@ -104,33 +100,12 @@ export async function reconcileTick(
     discoverMembers(deps.ec2, cluster),
     describeTargets(deps.elbv2, cluster.loadBalancer.targetGroupArn),
   ]);
-  const [probes, lockRead] = await Promise.all([
-    deps.probe(members, cluster),
-    cluster.haLock.type === 'dynamodb'
-      ? readLock(deps.ddb, cluster.haLock.table)
-      : Promise.resolve<LockItemRead>({ type: 'raft' }),
-  ]);
+  const [probes, lockRead] = await Promise.all([deps.probe(members, cluster), readClusterLock(deps.ddb, cluster.haLock)]);
   const nowMs = deps.now();
 
   // --- assess ---
-  const nodes = members.map((member) => {
-    const probe = probes.get(member.instanceId);
-    return classifyHealth(probe ? { member, probe } : { member });
-  });
+  const { nodes, lock, verdict } = assessSnapshot({ cluster, members, probes, lockRead, history: state.history, nowMs });
   const failureCounts = updateFailureCounts(state.history.failureCounts, nodes);
-  const lock = observeLock(lockRead, nowMs, cluster.haLock.type === 'dynamodb' ? cluster.haLock.skewToleranceMs : 0);
-  const verdict: SplitBrainVerdict = assessLeadership({
-    nodes,
-    lock,
-    history: state.history,
-    haType: cluster.haLock.type,
-    nowMs,
-    policy: {
-      breakLockAfterTicks: policy.breakLockAfterTicks,
-      flappingChanges: policy.flappingChanges,
-      flappingWindowTicks: policy.flappingWindowTicks,
-    },
-  });
 
   // --- plan (guards live in the planner) ---
   const plan: RegistrationPlan = planRegistrations({
