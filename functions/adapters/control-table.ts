@@ -16,13 +16,14 @@
  */
 import {
   DeleteItemCommand,
+  UpdateItemCommand,
   GetItemCommand,
   PutItemCommand,
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { VERDICT_KINDS, type ClusterHistory, type VerdictKind } from '../core/types.js';
-import { ControlItemCorruptError, ItemTooLargeError, LeaseBusyError, AwsTransientError, isAwsError, toAdapterError } from './errors.js';
+import { ControlItemCorruptError, HandoverRequestedError, ItemTooLargeError, LeaseBusyError, AwsTransientError, isAwsError, toAdapterError } from './errors.js';
 
 export const LEASE_SCOPES = { controller: 'controller', operation: 'operation' } as const;
 
@@ -40,6 +41,8 @@ export interface LeaseRecord {
   acquiredAtMs: number;
   expiresAtMs: number;
   purpose?: string;
+  /** A successor asked the holder to hand the lease over (controller invocations overlapping at the schedule boundary). */
+  handoverRequestedBy?: string;
 }
 
 export interface LeaseRequest {
@@ -49,6 +52,12 @@ export interface LeaseRequest {
   ttlMs: number;
   nowMs: number;
   purpose?: string;
+  /**
+   * Renewing as the holder fails with HandoverRequestedError when a successor
+   * has asked for the lease (requestHandover): the holder then releases it
+   * instead of ticking on, so exactly one run acts at any moment.
+   */
+  yieldToSuccessor?: boolean;
 }
 
 export interface ClusterState {
@@ -117,8 +126,15 @@ export async function acquireLease(ddb: DynamoDBClient, table: string, req: Leas
           TableName: table,
           Item: item,
           // `owner` is a DynamoDB reserved word: always go through attribute names.
-          ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#pk': 'pk', '#expiresAtMs': 'expiresAtMs', '#owner': 'owner' },
+          ConditionExpression: req.yieldToSuccessor
+            ? 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR (#owner = :owner AND attribute_not_exists(#handover))'
+            : 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR #owner = :owner',
+          ExpressionAttributeNames: {
+            '#pk': 'pk',
+            '#expiresAtMs': 'expiresAtMs',
+            '#owner': 'owner',
+            ...(req.yieldToSuccessor ? { '#handover': 'handoverRequestedBy' } : {}),
+          },
           ExpressionAttributeValues: { ':now': n(req.nowMs), ':owner': { S: req.owner } },
           // Real DynamoDB returns the blocking item with the failure; dynalite
           // ignores this, so a consistent read below covers that case.
@@ -130,14 +146,45 @@ export async function acquireLease(ddb: DynamoDBClient, table: string, req: Leas
       if (!isAwsError(err, 'ConditionalCheckFailedException')) throw toAdapterError(err, table);
       const returned = (err as { Item?: Record<string, AttributeValue> }).Item;
       const holder = returned ? decodeLease(returned, table) : await readLease(ddb, table, { cluster: req.cluster, scope: req.scope });
-      if (holder) throw new LeaseBusyError(holder, { cause: err });
-      // Released between our put and our read: try again (bounded).
+      if (holder && holder.owner === req.owner && holder.handoverRequestedBy !== undefined && holder.expiresAtMs >= req.nowMs) {
+        throw new HandoverRequestedError(holder, holder.handoverRequestedBy, { cause: err });
+      }
+      if (holder && !(holder.owner === req.owner && holder.handoverRequestedBy === undefined)) throw new LeaseBusyError(holder, { cause: err });
+      // Released (or changed) between our put and our read: try again (bounded).
     }
   }
   throw new AwsTransientError(`${table}: lease ${req.cluster}/${req.scope} kept changing hands; try again later`, {
     resource: `lease:${req.cluster}/${req.scope}`,
     code: 'LeaseContended',
   });
+}
+
+/**
+ * Asks the live holder of a lease to hand it over to `requester` at its next
+ * renewal (see LeaseRequest.yieldToSuccessor). False when `holder` no longer
+ * holds it or it has expired (then plain acquisition is the way in).
+ */
+export async function requestHandover(
+  ddb: DynamoDBClient,
+  table: string,
+  req: { cluster: string; scope: string; holder: string; requester: string; nowMs: number },
+): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: key(req.cluster, leaseSk(req.scope)),
+        UpdateExpression: 'SET #handover = :requester',
+        ConditionExpression: '#owner = :holder AND #expiresAtMs >= :now',
+        ExpressionAttributeNames: { '#handover': 'handoverRequestedBy', '#owner': 'owner', '#expiresAtMs': 'expiresAtMs' },
+        ExpressionAttributeValues: { ':requester': { S: req.requester }, ':holder': { S: req.holder }, ':now': n(req.nowMs) },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw toAdapterError(err, table);
+  }
 }
 
 /** Deletes the lease if `owner` holds it. False when it is not ours (or absent): not an error. */
@@ -186,7 +233,16 @@ function decodeLease(item: Record<string, AttributeValue>, table: string): Lease
     });
   }
   const purpose = item['purpose']?.S;
-  return { cluster, scope, owner, acquiredAtMs, expiresAtMs, ...(purpose !== undefined ? { purpose } : {}) };
+  const handoverRequestedBy = item['handoverRequestedBy']?.S;
+  return {
+    cluster,
+    scope,
+    owner,
+    acquiredAtMs,
+    expiresAtMs,
+    ...(purpose !== undefined ? { purpose } : {}),
+    ...(handoverRequestedBy !== undefined ? { handoverRequestedBy } : {}),
+  };
 }
 
 /* ------------------------------------------------------- controller state */

@@ -71,6 +71,22 @@ export class LeaseBusyError extends AdapterError {
   }
 }
 
+/** The holder's renewal found a successor waiting for the lease: release it and stop (not a failure). */
+export class HandoverRequestedError extends AdapterError {
+  override readonly name = 'HandoverRequestedError';
+  constructor(
+    readonly holder: LeaseRecord,
+    readonly requester: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`lease ${holder.scope} of cluster ${holder.cluster}: ${requester} asked ${holder.owner} to hand it over`, {
+      resource: `lease:${holder.cluster}/${holder.scope}`,
+      code: 'HandoverRequested',
+      cause: options?.cause,
+    });
+  }
+}
+
 export const ADAPTER_ERROR_NAMES = [
   'AwsTransientError',
   'AwsAccessDeniedError',
@@ -80,6 +96,7 @@ export const ADAPTER_ERROR_NAMES = [
   'ControlItemCorruptError',
   'ItemTooLargeError',
   'LeaseBusyError',
+  'HandoverRequestedError',
 ] as const;
 export type AdapterErrorName = (typeof ADAPTER_ERROR_NAMES)[number];
 

@@ -186,6 +186,9 @@ export function classifyHealth(obs: NodeObservation, options: ClassifyOptions = 
 
   const leaderAddress = nonEmpty(leaderBody?.leader_address);
   const evidenceIsAbsence = cls === 'unreachable' || cls === 'unknown';
+  // Both requests refused: nothing listens on the port of a running instance (the
+  // Vault process is gone). Unlike a timeout, a refusal is an answer from the host.
+  const refused = !health.ok && !leader.ok && health.reason === 'refused' && leader.reason === 'refused';
 
   const node: NodeHealth = {
     ...base,
@@ -196,6 +199,7 @@ export function classifyHealth(obs: NodeObservation, options: ClassifyOptions = 
     findings,
     healthLatencyMs: health.latencyMs,
   };
+  if (refused) node.refused = true;
   if (leaderAddress !== undefined) node.leaderAddress = leaderAddress;
   if (statusCode !== undefined) node.statusCode = statusCode;
   if (healthBody?.version !== undefined) node.version = healthBody.version;

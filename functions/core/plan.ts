@@ -160,6 +160,20 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
     }
   }
 
+  // Invariant 11: never leave the target group empty while an unsealed node is
+  // alive. A live standby forwards to whoever becomes active (DESIGN §3.3a); an
+  // empty group answers every client with the ALB's own 503.
+  const keepAlive = keepSomethingRoutable(nodes, registered, register, deregister, legit);
+  if (keepAlive !== undefined) {
+    if (keepAlive.kind === 'keep') {
+      const i = deregister.findIndex((c) => c.instanceId === keepAlive.instanceId);
+      const [dropped] = deregister.splice(i, 1);
+      held.push({ instanceId: keepAlive.instanceId, reason: `${keepAlive.reason}; not removed: ${dropped?.reason ?? ''}` });
+    } else {
+      register.push({ instanceId: keepAlive.instanceId, reason: keepAlive.reason });
+    }
+  }
+
   if (verdict.fencing !== undefined) {
     alarms.push(
       policy.fencing === 'break-lock'
@@ -169,6 +183,57 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
   }
 
   return finish({ register, deregister, held, frozen: false, alarms }, verdict, policy, undefined);
+}
+
+/** A node that can take client requests now or forward them: unsealed, answering, on a running instance. */
+function liveUnsealed(node: NodeHealth): boolean {
+  return (
+    node.instanceState === 'running' &&
+    node.answered &&
+    (node.class === 'active' || node.class === 'standby' || node.class === 'perf-standby')
+  );
+}
+
+/**
+ * Who may be kept or brought in to keep the group non-empty: a live node that
+ * does not claim active (a claimant is only ever routed as the legitimate
+ * active, invariant 3), or the legitimate active itself.
+ */
+function keepCandidate(node: NodeHealth, legit: string | undefined, soleClaimant: string | undefined): boolean {
+  return liveUnsealed(node) && (!node.claimsActive || node.instanceId === legit || node.instanceId === soleClaimant);
+}
+
+/** Lower is better: who stays (or comes in) when only one can. A lone claimant is the last resort. */
+function keepRank(node: NodeHealth, legit: string | undefined): number {
+  if (node.instanceId === legit) return 0;
+  return node.claimsActive ? 2 : 1;
+}
+
+function keepSomethingRoutable(
+  nodes: NodeHealth[],
+  registered: Map<string, TargetView>,
+  register: PlannedChange[],
+  deregister: PlannedChange[],
+  legit: string | undefined,
+): { kind: 'keep' | 'register'; instanceId: string; reason: string } | undefined {
+  const removed = new Set(deregister.map((c) => c.instanceId));
+  const remaining = [...registered.keys()].filter((id) => !removed.has(id));
+  if (remaining.length > 0 || register.length > 0) return undefined;
+  // Only while an unsealed node is alive at all; the candidates are a subset.
+  if (!nodes.some(liveUnsealed)) return undefined;
+  // A node that claims active is a candidate only as the single claimant of the
+  // cluster: routing to it can never route to two actives (invariant 3).
+  const claimants = nodes.filter((n) => n.claimsActive);
+  const soleClaimant = claimants.length === 1 ? claimants[0]!.instanceId : undefined;
+  const alive = nodes.filter((n) => keepCandidate(n, legit, soleClaimant)).sort((a, b) => keepRank(a, legit) - keepRank(b, legit) || byId(a, b));
+  if (alive.length === 0) return undefined;
+  // Prefer keeping a registration (it is already past the ALB's checks) over a new one.
+  const kept = alive.find((n) => removed.has(n.instanceId));
+  if (kept !== undefined) {
+    return { kind: 'keep', instanceId: kept.instanceId, reason: `${kept.class} kept: the target group would be empty while it is alive` };
+  }
+  const chosen = alive[0]!;
+  return { kind: 'register', instanceId: chosen.instanceId, reason: `${chosen.class}: the target group is empty while it is alive` };
 }
 
 function frozenReason(verdict: SplitBrainVerdict): string | undefined {
@@ -210,7 +275,13 @@ function removalOf(
     // target takes registration time plus `healthy threshold × interval` before
     // the ALB sends it anything. Removing the old node first (a step-down) would
     // leave clients with 503s for that whole window.
-    if (legit !== undefined && legitTargetState !== 'healthy') {
+    // The same holds while no legitimate active is known at all (a tick in the
+    // first second of an election sees `no-leader`): the stepped-down node will
+    // forward to whoever wins, a node removed now leaves nothing to route to.
+    if (legit === undefined) {
+      return { hold: `${node.class} kept while no legitimate active is routed (${verdict.kind}); it forwards requests to whoever wins` };
+    }
+    if (legitTargetState !== 'healthy') {
       return {
         hold: `${node.class} kept until ${legit} passes the ALB health check (target ${legitTargetState ?? 'not yet registered'}); it forwards requests to the active meanwhile`,
       };
@@ -224,6 +295,11 @@ function removalOf(
     // Unreachable by the probe AND failing the ALB's own checks: gone, so the
     // fail-open ALB must not keep it even as its last target.
     const aLbAgrees = target.state === 'unhealthy' || target.state === 'unused' || target.state === 'unavailable';
+    // A node that refused every connection for N ticks has no Vault process; the
+    // ALB would only learn that after `unhealthy threshold × interval` (60 s at
+    // AWS defaults) and meanwhile sends it a share of the clients. A timeout is
+    // not enough: it may be our own network path, not the clients'.
+    if (node.refused === true) return { instanceId, reason: `${tally}, connection refused`, proof: 'gone' };
     return aLbAgrees ? { instanceId, reason: tally, proof: 'gone' } : { instanceId, reason: tally };
   }
   return withProof({ instanceId, reason: node.class }, node.class);

@@ -102,6 +102,8 @@ export interface NodeHealth {
   answered: boolean;
   /** Evidence is absence (timeout, refused, unknown...) rather than a definitive answer. */
   evidenceIsAbsence: boolean;
+  /** Both probe requests were refused (the host answered, nothing listens): proof the Vault process is down, unlike a timeout. */
+  refused?: boolean;
   statusCode?: number;
   /** Inconsistencies found (code vs body disagreement, skew, ...), human readable. */
   findings: string[];

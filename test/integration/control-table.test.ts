@@ -10,11 +10,12 @@ import {
   recordObservation,
   recordVerdictTransition,
   releaseLease,
+  requestHandover,
   saveClusterState,
   type ClusterState,
 } from '../../functions/adapters/control-table.js';
 import { makeClients } from '../../functions/adapters/aws-clients.js';
-import { ControlItemCorruptError, ItemTooLargeError, LeaseBusyError, TableNotFoundError } from '../../functions/adapters/errors.js';
+import { ControlItemCorruptError, HandoverRequestedError, ItemTooLargeError, LeaseBusyError, TableNotFoundError } from '../../functions/adapters/errors.js';
 import { createControlTable, startDynalite, type DynaliteHandle } from '../support/dynalite.js';
 
 let db: DynaliteHandle;
@@ -114,6 +115,53 @@ describe('leases', () => {
       acquireLease(db.client, 'no-such-table', { cluster: 'c', scope: 'controller', owner: 'o', ttlMs: MINUTE, nowMs: T0 }),
       (e: unknown) => e instanceof TableNotFoundError && e.resource === 'no-such-table',
     );
+  });
+});
+
+describe('lease handover between controller runs', () => {
+  const lease = (cluster: string, owner: string, nowMs: number, yieldToSuccessor = false) => ({
+    cluster,
+    scope: 'controller',
+    owner,
+    ttlMs: MINUTE,
+    nowMs,
+    ...(yieldToSuccessor ? { yieldToSuccessor } : {}),
+  });
+
+  test('a successor asks the live holder; the holder renewing with yieldToSuccessor learns it and nobody else gets in meanwhile', async () => {
+    const c = freshCluster();
+    await acquireLease(db.client, TABLE, lease(c, 'controller:old', T0));
+    assert.equal(await requestHandover(db.client, TABLE, { cluster: c, scope: 'controller', holder: 'controller:old', requester: 'controller:new', nowMs: T0 + 1_000 }), true);
+    assert.equal((await readLease(db.client, TABLE, { cluster: c, scope: 'controller' }))?.handoverRequestedBy, 'controller:new');
+
+    await assert.rejects(acquireLease(db.client, TABLE, lease(c, 'controller:new', T0 + 1_100)), LeaseBusyError);
+    await assert.rejects(acquireLease(db.client, TABLE, lease(c, 'controller:old', T0 + 2_000, true)), (err: unknown) => {
+      assert.ok(err instanceof HandoverRequestedError);
+      assert.equal(err.requester, 'controller:new');
+      return true;
+    });
+    assert.equal(await releaseLease(db.client, TABLE, { cluster: c, scope: 'controller', owner: 'controller:old' }), true);
+    const taken = await acquireLease(db.client, TABLE, lease(c, 'controller:new', T0 + 2_100));
+    assert.equal(taken.owner, 'controller:new');
+    // The new holder's item carries no stale request: its own renewals go through.
+    await acquireLease(db.client, TABLE, lease(c, 'controller:new', T0 + 3_000, true));
+  });
+
+  test('renewing with yieldToSuccessor succeeds while nobody asked', async () => {
+    const c = freshCluster();
+    await acquireLease(db.client, TABLE, lease(c, 'controller:old', T0));
+    const renewed = await acquireLease(db.client, TABLE, lease(c, 'controller:old', T0 + 5_000, true));
+    assert.equal(renewed.expiresAtMs, T0 + 5_000 + MINUTE);
+  });
+
+  test('asking an expired or different holder does nothing (plain acquisition is the way in)', async () => {
+    const c = freshCluster();
+    await acquireLease(db.client, TABLE, lease(c, 'controller:old', T0));
+    const ask = (holder: string, nowMs: number) =>
+      requestHandover(db.client, TABLE, { cluster: c, scope: 'controller', holder, requester: 'controller:new', nowMs });
+    assert.equal(await ask('controller:someone-else', T0 + 1_000), false);
+    assert.equal(await ask('controller:old', T0 + MINUTE + 1), false);
+    assert.equal((await readLease(db.client, TABLE, { cluster: c, scope: 'controller' }))?.handoverRequestedBy, undefined);
   });
 });
 

@@ -202,6 +202,11 @@ export class ControllerHarness {
     throw new Error(`condition not reached after ${opts.maxTicks} ticks; last: ${last?.verdict.kind} / ${last?.outcome}`);
   }
 
+  /** The dynalite client (control table and lock table). */
+  ddbClient(): DynaliteHandle['client'] {
+    return this.ddb.client;
+  }
+
   registerCalls(): string[][] {
     return this.elb.commandCalls(RegisterTargetsCommand).map((c) => (c.args[0].input.Targets ?? []).map((t) => t.Id!));
   }

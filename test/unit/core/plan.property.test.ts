@@ -243,6 +243,27 @@ describe('planner properties over random clusters', () => {
     );
   });
 
+  it('never leaves the target group empty while an unsealed node is alive (invariant 11), whatever the verdict', () => {
+    fc.assert(
+      fc.property(scenarioArb, (s) => {
+        const verdict = verdictOf(s);
+        const plan = planOf(s, verdict);
+        const after = registeredIds(applyPlan(s.targets, plan));
+        const alive = s.nodes.filter(
+          (n) => n.instanceState === 'running' && n.answered && ['active', 'standby', 'perf-standby'].includes(n.class),
+        );
+        if (alive.length === 0) return;
+        if (plan.frozen) {
+          // Frozen changes nothing at all; it can only keep a group that was already empty.
+          assert.deepEqual(after, registeredIds(s.targets));
+          return;
+        }
+        assert.ok(after.length > 0, `empty with ${alive.map((n) => `${n.instanceId}:${n.class}`).join(',')} alive (${verdict.kind}): ${plan.outcome}`);
+      }),
+      RUNS,
+    );
+  });
+
   it('registers only routable nodes, and of the claimants only the legitimate one', () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
@@ -252,7 +273,10 @@ describe('planner properties over random clusters', () => {
           const n = s.nodes.find((x) => x.instanceId === change.instanceId);
           assert.ok(n !== undefined && n.answered && n.instanceState === 'running');
           assert.ok(['active', 'standby', 'perf-standby'].includes(n.class), `${n.instanceId} is ${n.class}`);
-          if (n.claimsActive) assert.equal(n.instanceId, verdict.legitimateActive);
+          // Invariant 11's one exception: the cluster's only claimant, brought in because the group would be empty.
+          const soleClaimantKeptAlive =
+            s.nodes.filter((x) => x.claimsActive).length === 1 && /target group is empty/.test(change.reason) && plan.register.length === 1;
+          if (n.claimsActive && !soleClaimantKeptAlive) assert.equal(n.instanceId, verdict.legitimateActive);
         }
       }),
       RUNS,

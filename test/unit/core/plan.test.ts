@@ -75,10 +75,19 @@ describe('planRegistrations: active-only routing', () => {
     assert.deepEqual(ids(healthy.deregister), ['i-0a']);
   });
 
-  it('a registered standby leaves at once when there is no active for it to forward to', () => {
+  it('a registered standby stays while no legitimate active is known (a tick during an election): it forwards to whoever wins', () => {
     const nodes = [node.standby('i-0a'), node.standby('i-0b'), node.standby('i-0c')];
     const p = plan(world(nodes, [target('i-0a', 'healthy')]));
-    assert.deepEqual(ids(p.deregister), ['i-0a']);
+    assert.deepEqual(p.deregister, []);
+    assert.deepEqual(ids(p.held), ['i-0a']);
+    assert.match(p.held[0]?.reason ?? '', /no legitimate active is routed \(no-leader\)/);
+  });
+
+  it('a tick right after a step-down (no-leader, lock absent) leaves the stepped-down node registered', () => {
+    const nodes = [node.standby('i-0a', 'i-0a'), node.standby('i-0b', 'i-0a'), node.standby('i-0c', 'i-0a')];
+    const p = plan(world(nodes, [target('i-0a', 'healthy')], { lock: lock.absent() }));
+    assert.deepEqual(p.deregister, []);
+    assert.deepEqual(p.register, []);
   });
 
   it('after a failover the new active is registered and the old one held below the threshold', () => {
@@ -148,12 +157,29 @@ describe('planRegistrations: invariant 1 — the last ALB-healthy target', () =>
     ['sealed', node.sealed],
     ['uninitialized', node.uninitialized],
     ['removed', node.removed],
+  ] as const) {
+    it(`is removed when the probe proves it ${name}, and a live standby comes in so the group is not empty (invariant 11)`, () => {
+      const w = world([make('i-0a'), node.standby('i-0b')], [target('i-0a', 'healthy')], { lock: lock.absent() });
+      const p = plan(w);
+      assert.deepEqual(ids(p.deregister), ['i-0a']);
+      assert.deepEqual(ids(p.register), ['i-0b']);
+    });
+  }
+
+  for (const [name, make] of [
     ['standby', (id: string) => node.standby(id)],
     ['perf-standby', (id: string) => node.perfStandby(id)],
   ] as const) {
-    it(`is removed when the probe proves it ${name}`, () => {
-      const w = world([make('i-0a'), node.standby('i-0b')], [target('i-0a', 'healthy')], { lock: lock.absent() });
+    it(`is removed when the probe proves it ${name} and the legitimate active is ALB-healthy`, () => {
+      const w = world([make('i-0a'), node.active('i-0b')], [target('i-0a', 'healthy'), target('i-0b', 'healthy')]);
       assert.deepEqual(ids(plan(w).deregister), ['i-0a']);
+    });
+
+    it(`is kept when the probe proves it ${name} but no active is routed: removing it would empty the group`, () => {
+      const w = world([make('i-0a'), node.standby('i-0b')], [target('i-0a', 'healthy')], { lock: lock.absent() });
+      const p = plan(w);
+      assert.deepEqual(p.deregister, []);
+      assert.deepEqual(ids(p.held), ['i-0a']);
     });
   }
 
@@ -323,10 +349,23 @@ describe('planRegistrations: verdicts without a legitimate active register nothi
     assert.deepEqual(ids(p.deregister), ['i-0e']);
   });
 
-  it('no-leader: standbys are not newly registered even in all-unsealed', () => {
-    const p = plan(world([node.standby('i-0a'), node.standby('i-0b')], [], { lock: lock.absent() }), { routing: 'all-unsealed' });
+  it('no-leader: standbys are not newly registered even in all-unsealed while one is routed', () => {
+    const p = plan(world([node.standby('i-0a'), node.standby('i-0b')], [target('i-0a', 'unhealthy')], { lock: lock.absent() }), {
+      routing: 'all-unsealed',
+    });
     assert.deepEqual(p.register, []);
+    assert.deepEqual(p.deregister, []);
     assert.equal(p.outcome, 'no action: no member is active; nothing to register');
+  });
+
+  it('no-leader with an empty target group: exactly one live standby is registered (invariant 11)', () => {
+    const p = plan(world([node.standby('i-0b'), node.standby('i-0a'), node.sealed('i-0c')], [], { lock: lock.absent() }));
+    assert.deepEqual(p.register, [{ instanceId: 'i-0a', reason: 'standby: the target group is empty while it is alive' }]);
+  });
+
+  it('an empty target group stays empty when no unsealed node is alive', () => {
+    const p = plan(world([node.sealed('i-0a'), node.unreachable('i-0b')], [], { lock: lock.absent() }));
+    assert.deepEqual(p.register, []);
   });
 
   it('zombie-leader: nothing registered; a fencing recommendation is an alarm naming the lock identity and the policy', () => {
@@ -338,7 +377,9 @@ describe('planRegistrations: verdicts without a legitimate active register nothi
     );
     const w = world(nodes, [target('i-0a', 'unhealthy')], { lock: lock.held(identity), history, failureCounts: { 'i-0a': 3 } });
     const p = plan(w, { fencing: 'none' });
-    assert.deepEqual(p.register, []);
+    // Nothing is registered as the active; a live standby keeps the group non-empty (invariant 11).
+    assert.deepEqual(ids(p.register), ['i-0b']);
+    assert.match(p.register[0]?.reason ?? '', /target group is empty/);
     assert.deepEqual(ids(p.deregister), ['i-0a']);
     assert.ok(p.alarms.some((a) => a.includes(identity) && a.includes('policy.fencing is none')));
   });
