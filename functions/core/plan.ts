@@ -128,7 +128,8 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
       continue;
     }
     const legitTargetState = legit !== undefined ? registered.get(legit)?.state : undefined;
-    const decision = removalOf(node, target, legit, legitTargetState, verdict, failureCounts, policy);
+    const othersAlive = nodes.some((n) => n.instanceId !== instanceId && liveUnsealed(n));
+    const decision = removalOf(node, target, legit, legitTargetState, verdict, failureCounts, policy, othersAlive);
     if ('hold' in decision) held.push({ instanceId, reason: decision.hold });
     else removals.push(decision);
   }
@@ -252,6 +253,7 @@ function removalOf(
   verdict: SplitBrainVerdict,
   failureCounts: Record<string, number>,
   policy: PlannerPolicy,
+  othersAlive: boolean,
 ): Removal | { hold: string } {
   const instanceId = node.instanceId;
   if (node.instanceState !== 'running') {
@@ -299,7 +301,10 @@ function removalOf(
     // ALB would only learn that after `unhealthy threshold × interval` (60 s at
     // AWS defaults) and meanwhile sends it a share of the clients. A timeout is
     // not enough: it may be our own network path, not the clients'.
-    if (node.refused === true) return { instanceId, reason: `${tally}, connection refused`, proof: 'gone' };
+    // Only while another node is alive to take the clients: it stays registered or
+    // comes in (invariant 11) and forwards to the active, whoever that is, so even
+    // a refusal seen only by us cannot cut clients off.
+    if (node.refused === true && othersAlive) return { instanceId, reason: `${tally}, connection refused`, proof: 'gone' };
     return aLbAgrees ? { instanceId, reason: tally, proof: 'gone' } : { instanceId, reason: tally };
   }
   return withProof({ instanceId, reason: node.class }, node.class);

@@ -183,6 +183,39 @@ describe('planRegistrations: invariant 1 — the last ALB-healthy target', () =>
     });
   }
 
+  it('a node refusing every connection for the threshold is gone: removed although the ALB still reports it healthy (all-unsealed)', () => {
+    const nodes = [node.unreachable('i-0a', 'refused'), node.standby('i-0b'), node.standby('i-0c')];
+    const w = world(nodes, [target('i-0a', 'healthy'), target('i-0b', 'unhealthy'), target('i-0c', 'unhealthy')], {
+      lock: lock.held(),
+      failureCounts: { 'i-0a': 2 },
+    });
+    const p = plan(w, { routing: 'all-unsealed' });
+    assert.deepEqual(ids(p.deregister), ['i-0a']);
+    assert.match(p.deregister[0]?.reason ?? '', /connection refused/);
+  });
+
+  it('a refusing node with no other live node to take the clients is left to the ALB', () => {
+    const nodes = [node.unreachable('i-0a', 'refused'), node.sealed('i-0b')];
+    const w = world(nodes, [target('i-0a', 'healthy')], { lock: lock.held(), failureCounts: { 'i-0a': 3 } });
+    const p = plan(w, { routing: 'all-unsealed' });
+    assert.deepEqual(p.deregister, []);
+    assert.deepEqual(ids(p.held), ['i-0a']);
+  });
+
+  it('a refusing node is still held below the threshold (a refusal is absence evidence, invariant 4)', () => {
+    const nodes = [node.unreachable('i-0a', 'refused'), node.standby('i-0b')];
+    const w = world(nodes, [target('i-0a', 'healthy'), target('i-0b', 'unhealthy')], { lock: lock.held(), failureCounts: { 'i-0a': 1 } });
+    assert.deepEqual(ids(plan(w, { routing: 'all-unsealed' }).held), ['i-0a']);
+  });
+
+  it('a node that only times out stays as the last ALB-healthy target: the fault may be our own network path', () => {
+    const nodes = [node.unreachable('i-0a', 'timeout'), node.standby('i-0b')];
+    const w = world(nodes, [target('i-0a', 'healthy'), target('i-0b', 'unhealthy')], { lock: lock.held(), failureCounts: { 'i-0a': 5 } });
+    const p = plan(w, { routing: 'all-unsealed' });
+    assert.deepEqual(p.deregister, []);
+    assert.ok(p.held.some((c) => c.instanceId === 'i-0a'));
+  });
+
   it('is kept when it answers ha-unhealthy (not on the proof list) and nothing replaces it', () => {
     const w = world([node.haUnhealthy('i-0a'), node.standby('i-0b')], [target('i-0a', 'healthy')], { lock: lock.absent() });
     const p = plan(w);
