@@ -14,19 +14,33 @@
  *    as `<prefix>1`, `<prefix>2`, ... and read in order until one is missing;
  *  - `VaultAddr` names the node's local listener (https://127.0.0.1:8200 on a
  *    real node); a simulated node listens on its own ephemeral port, which the
- *    agent knows, so only the scheme/host check of the parameter is kept.
+ *    agent knows, so only the scheme/host check of the parameter is kept. For
+ *    the same reason there is no /etc/vault.d/vault.env here (the scripts read
+ *    VAULT_CACERT / VAULT_ADDR from it; the document tests run them against a
+ *    real env file);
+ *  - the data volume: `agent.hasVolume` is the script's proof by NVMe serial
+ *    (the EC2 world attached exactly that volume to exactly this instance), and
+ *    a volume that never shows up fails the command like the script does (exit
+ *    2, naming the volume id) — there is no fallback to "some other disk". Every
+ *    sandbox data volume holds its node's data (there is no blank volume), so
+ *    `AllowFormat` is validated but never leads to a format here.
+ *
+ * Names: the sandbox registers the documents under the code's defaults
+ * (`DEFAULT_DOCUMENT_NAMES`), which the task code uses when serverless.yml's
+ * environment does not name the deployed (CloudFormation-generated) documents.
  */
 import http from 'node:http';
 import https from 'node:https';
+import { DEFAULT_DOCUMENT_NAMES } from '../functions/adapters/ssm-run.js';
 import { ParameterNotFoundError } from './aws/ssm.js';
-import type { DocumentContext, DocumentRegistry, DocumentResult } from './aws/ssm-documents.js';
+import { projectDocumentOptions, type DocumentContext, type DocumentRegistry, type DocumentResult } from './aws/ssm-documents.js';
 
-export const PREPARE_NODE_DOCUMENT = 'VaultHA-PrepareNode';
-export const VAULT_CONTROL_DOCUMENT = 'VaultHA-VaultControl';
+export const PREPARE_NODE_DOCUMENT = DEFAULT_DOCUMENT_NAMES.prepareNode;
+export const VAULT_CONTROL_DOCUMENT = DEFAULT_DOCUMENT_NAMES.vaultControl;
 
-/** Parameters the documents declare (serverless/ssm-documents.yml). */
-export const PREPARE_NODE_PARAMETERS = ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr'] as const;
-export const VAULT_CONTROL_PARAMETERS = ['Action', 'TokenParameterName', 'VaultAddr'] as const;
+/** The parameters the executors read: exactly what serverless/ssm-documents.yml declares (registration reads the declarations from there; a test compares the lists). */
+export const PREPARE_NODE_PARAMETERS = ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr', 'AllowFormat', 'executionTimeout'] as const;
+export const VAULT_CONTROL_PARAMETERS = ['Action', 'TokenParameterName', 'executionTimeout'] as const;
 
 /** More shares than this under one prefix is a misconfiguration (Vault allows at most 255, real clusters use 5). */
 export const MAX_SHARES = 16;
@@ -51,14 +65,10 @@ const TOKEN_PARAMETER = /^(\/?[A-Za-z0-9_./-]{1,1011})?$/;
 
 export function registerProjectDocuments(registry: DocumentRegistry, timings: Partial<DocumentTimings> = {}): void {
   const t = { ...DEFAULT_TIMINGS, ...timings };
-  registry.registerDocument(PREPARE_NODE_DOCUMENT, (ctx) => prepareNode(ctx, t), {
-    allowedParameters: PREPARE_NODE_PARAMETERS,
-    defaultExecutionTimeoutSeconds: 600,
-  });
-  registry.registerDocument(VAULT_CONTROL_DOCUMENT, (ctx) => vaultControl(ctx, t), {
-    allowedParameters: VAULT_CONTROL_PARAMETERS,
-    defaultExecutionTimeoutSeconds: 120,
-  });
+  // Declared parameters (types, defaults, patterns) and the executionTimeout-driven step timeout come from
+  // the real document content, so SendCommand here accepts exactly what SSM accepts for the deployed documents.
+  registry.registerDocument(PREPARE_NODE_DOCUMENT, (ctx) => prepareNode(ctx, t), projectDocumentOptions('VaultHAPrepareNodeDocument'));
+  registry.registerDocument(VAULT_CONTROL_DOCUMENT, (ctx) => vaultControl(ctx, t), projectDocumentOptions('VaultHAVaultControlDocument'));
 }
 
 /** Collects stdout lines; the result never carries anything but progress. */
@@ -83,18 +93,21 @@ async function prepareNode(ctx: DocumentContext, t: DocumentTimings): Promise<Do
   const unsealMode = param(ctx, 'UnsealMode');
   const sharesPrefix = param(ctx, 'SharesParameterPrefix');
   const vaultAddr = param(ctx, 'VaultAddr', 'https://127.0.0.1:8200');
+  const allowFormat = param(ctx, 'AllowFormat', 'false');
+  if (allowFormat !== 'true' && allowFormat !== 'false') return out.done(1, 'AllowFormat must be "true" or "false"');
   if (!VOLUME_ID.test(volumeId) || !MOUNT_POINT.test(mountPoint) || !SHARES_PREFIX.test(sharesPrefix) || !VAULT_ADDR.test(vaultAddr)) {
     return out.done(1, 'a parameter does not match its allowedPattern');
   }
   if (unsealMode !== 'shamir' && unsealMode !== 'auto') return out.done(1, 'UnsealMode must be shamir or auto');
 
   if (volumeId !== '') {
+    const serial = volumeId.replace('-', '');
     const visible = await poll(t, ctx.abortSignal, () => ctx.agent.hasVolume(volumeId));
     if (!visible) {
-      out.line(`device for ${volumeId} not found`);
+      out.line(`device for ${volumeId} not found: no device has NVMe serial ${serial} (by-id link or lsblk SERIAL); refusing to guess, nothing mounted or formatted`);
       return out.done(2);
     }
-    out.line(`volume ${volumeId} is attached`);
+    out.line(`volume ${volumeId} is attached (NVMe serial ${serial})`);
     await ctx.agent.mount(volumeId, mountPoint);
     out.line(`mounted ${mountPoint}`);
   }

@@ -8,6 +8,13 @@
  * name, so a share cannot be smuggled in as an extra parameter. Command output
  * is reduced to a short tail for error messages; the documents print progress
  * only.
+ *
+ * SSM rejects SendCommand with `InvalidParameters` when it carries a parameter
+ * the document does not declare ("You can only supply values to parameters
+ * defined in the SSM document", SendCommand in the SSM API reference). There is
+ * no built-in `executionTimeout`: AWS-RunShellScript has one only because that
+ * document declares it. So `executionTimeout` is sent only to a document whose
+ * allow-list (= its declared parameters) names it.
  */
 import {
   DescribeInstanceInformationCommand,
@@ -17,11 +24,20 @@ import {
 } from '@aws-sdk/client-ssm';
 import { awsCall, errorCode } from './ec2-replacement.js';
 
-/** The project's SSM documents and the only parameters each accepts (contract with serverless/ssm-documents.yml). */
+/**
+ * The project's SSM documents and every parameter each declares: exactly the
+ * `parameters` section of each document in serverless/ssm-documents.yml (a
+ * contract test compares the two). `executionTimeout` is one of the document's
+ * own parameters (its step's timeoutSeconds), and `AllowFormat` gates mkfs on the
+ * data volume.
+ */
 export const DOCUMENT_PARAMETERS = {
-  prepareNode: ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr'],
-  vaultControl: ['Action', 'TokenParameterName'],
+  prepareNode: ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr', 'AllowFormat', 'executionTimeout'],
+  vaultControl: ['Action', 'TokenParameterName', 'executionTimeout'],
 } as const;
+
+/** The parameter that carries `SendDocumentRequest.executionTimeoutSeconds`, for documents that declare it. */
+export const EXECUTION_TIMEOUT_PARAMETER = 'executionTimeout';
 
 export const DEFAULT_DOCUMENT_NAMES = {
   prepareNode: 'VaultHA-PrepareNode',
@@ -34,7 +50,7 @@ export class DisallowedParameterError extends Error {
     readonly documentName: string,
     readonly parameter: string,
   ) {
-    super(`document ${documentName} takes no parameter "${parameter}" (only names and paths are ever sent)`);
+    super(`document ${documentName} declares no parameter "${parameter}": SSM would reject the command with InvalidParameters`);
   }
 }
 
@@ -50,8 +66,12 @@ export interface SendDocumentRequest {
   documentName: string;
   instanceId: string;
   parameters: Record<string, string>;
+  /** Every parameter the document declares; nothing else is ever sent. */
   allowedParameters: readonly string[];
-  /** SSM `executionTimeout` of the shell step, seconds. */
+  /**
+   * The document's `executionTimeout` parameter, seconds. Only for a document that
+   * declares it (DisallowedParameterError otherwise); omitted, the document's default applies.
+   */
   executionTimeoutSeconds?: number;
   /** How long SSM keeps trying to deliver to an offline agent, seconds (min 30). */
   deliveryTimeoutSeconds?: number;
@@ -59,12 +79,13 @@ export interface SendDocumentRequest {
 }
 
 export async function sendDocument(ssm: SSMClient, req: SendDocumentRequest): Promise<string> {
-  for (const key of Object.keys(req.parameters)) {
-    if (!req.allowedParameters.includes(key)) throw new DisallowedParameterError(req.documentName, key);
-  }
+  const values: Record<string, string> = { ...req.parameters };
+  if (req.executionTimeoutSeconds !== undefined) values[EXECUTION_TIMEOUT_PARAMETER] = String(req.executionTimeoutSeconds);
   const parameters: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(req.parameters)) parameters[k] = [v];
-  if (req.executionTimeoutSeconds !== undefined) parameters.executionTimeout = [String(req.executionTimeoutSeconds)];
+  for (const [k, v] of Object.entries(values)) {
+    if (!req.allowedParameters.includes(k)) throw new DisallowedParameterError(req.documentName, k);
+    parameters[k] = [v];
+  }
   const res = await awsCall(`SendCommand ${req.documentName} ${req.instanceId}`, () =>
     ssm.send(
       new SendCommandCommand({

@@ -70,6 +70,25 @@ export class LaunchFailedError extends Error {
   }
 }
 
+/**
+ * AttachVolume of the slot's data volume to the replacement failed for good:
+ * a permanent EC2 error (`code`: InvalidVolume.NotFound, UnauthorizedOperation,
+ * IncorrectState, ...) or VolumeInUse with the volume on another instance.
+ * Transient errors are AwsTransientError instead (retried by the ASL).
+ */
+export class AttachFailedError extends Error {
+  override readonly name = 'AttachFailedError';
+  constructor(
+    readonly volumeId: string,
+    readonly instanceId: string,
+    readonly code: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`attach ${volumeId} to ${instanceId} failed: ${code}: ${detail}`, options);
+  }
+}
+
 /** VaultHA-PrepareNode (mount, start, unseal) failed or timed out on the node. */
 export class UnsealFailedError extends Error {
   override readonly name = 'UnsealFailedError';

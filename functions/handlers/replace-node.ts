@@ -22,6 +22,7 @@ import { describeTargets } from '../adapters/target-group.js';
 import { readClusterLock } from '../adapters/lock-reader.js';
 import { probeNode, probeOptionsOf } from '../adapters/vault-probe.js';
 import {
+  attachVolume,
   describeInstance,
   describeInterface,
   describeSlotInstances,
@@ -69,6 +70,7 @@ import {
   type VolumeView,
 } from '../core/replacement.js';
 import {
+  AttachFailedError,
   InvalidInputError,
   LaunchFailedError,
   NotReadyError,
@@ -176,6 +178,7 @@ export function makeReplaceNodeHandler(overrides: Partial<ReplaceNodeDeps> = {})
     retireOld: (e) => retireOld(deps, e),
     pollReleased: (e) => pollReleased(deps, e),
     launch: (e) => launch(deps, e),
+    attachVolume: (e) => attachDataVolume(deps, e),
     sendPrepare: (e) => sendPrepare(deps, e),
     checkPrepare: (e) => checkPrepare(deps, e),
     checkStandby: (e) => checkStandby(deps, e),
@@ -478,6 +481,36 @@ async function launch(deps: ReplaceNodeDeps, event: Ev): Promise<{ instanceId: s
   }
 }
 
+/**
+ * AttachVolume runs here rather than as a Step Functions SDK integration: EC2's
+ * API model declares no errors, so the integration reports every failure as
+ * `Ec2.Ec2Exception` with only EC2's message in `Cause`, and the ASL could not
+ * tell VolumeInUse from a throttle or UnauthorizedOperation. Here the code is
+ * known: throttling/5xx → AwsTransientError (bounded ASL retry); VolumeInUse
+ * with the volume on OUR instance → done (a retried attach whose first call
+ * went through); anything else → AttachFailedError (compensation, no retry).
+ */
+async function attachDataVolume(deps: ReplaceNodeDeps, event: Ev): Promise<{ volumeId: string; instanceId: string; repeated: boolean }> {
+  const plan = planOf(event);
+  const instanceId = newInstanceIdOf(event);
+  const { ec2 } = deps.clients();
+  try {
+    await attachVolume(ec2, plan.volumeId, instanceId, plan.device);
+    return { volumeId: plan.volumeId, instanceId, repeated: false };
+  } catch (e) {
+    if (isTransientAwsError(e)) throw e;
+    const code = errorCode(e);
+    if (code === 'VolumeInUse') {
+      const volume = await describeVolume(ec2, plan.volumeId);
+      const ours = volume?.attachments.find((a) => a.instanceId === instanceId && (a.state === 'attaching' || a.state === 'attached'));
+      if (ours) return { volumeId: plan.volumeId, instanceId, repeated: true };
+      const where = volume?.attachments.map((a) => `${a.state} to ${a.instanceId}`).join(', ') || 'not visible';
+      throw new AttachFailedError(plan.volumeId, instanceId, code, `the volume is ${where}`, { cause: e });
+    }
+    throw new AttachFailedError(plan.volumeId, instanceId, code || 'Error', (e as Error).message, { cause: e });
+  }
+}
+
 async function sendPrepare(deps: ReplaceNodeDeps, event: Ev): Promise<{ commandId: string }> {
   const ctx = ctxOf(event);
   const plan = planOf(event);
@@ -493,6 +526,8 @@ async function sendPrepare(deps: ReplaceNodeDeps, event: Ev): Promise<{ commandI
       UnsealMode: plan.unsealMode,
       SharesParameterPrefix: plan.sharesParameterPrefix,
       VaultAddr: `${cluster.vault.scheme}://127.0.0.1:${cluster.vault.port}`,
+      // The slot's data volume is reattached, never new: it holds Vault's data and must never be formatted.
+      AllowFormat: 'false',
     },
     allowedParameters: DOCUMENT_PARAMETERS.prepareNode,
     executionTimeoutSeconds: PREPARE_EXECUTION_TIMEOUT_SECONDS,

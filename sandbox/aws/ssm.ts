@@ -124,15 +124,31 @@ export class InvalidInstanceIdError extends SsmServiceError {
   }
 }
 
+/**
+ * Why SendCommand's parameters were refused. The messages open with the sentences the
+ * SSM API reference gives for InvalidParameters (SendCommand → Errors): "You must specify
+ * values for all required parameters in the Amazon Web Services Systems Manager document
+ * (SSM document). You can only supply values to parameters defined in the SSM document."
+ */
+export type InvalidParametersReason = 'not-declared' | 'required' | 'invalid-value';
+
+const INVALID_PARAMETERS_MESSAGE: Record<InvalidParametersReason, string> = {
+  'not-declared': 'You can only supply values to parameters defined in the SSM document.',
+  required: 'You must specify values for all required parameters in the Amazon Web Services Systems Manager document (SSM document).',
+  'invalid-value': 'The value supplied for a parameter does not satisfy its definition in the SSM document.',
+};
+
 export class InvalidParametersError extends SsmServiceError {
   override readonly name = 'InvalidParametersError';
   readonly code = 'InvalidParameters';
   constructor(
     readonly documentName: string,
     readonly parameter: string,
-    detail: string,
+    readonly reason: InvalidParametersReason,
+    detail?: string,
   ) {
-    super(`document ${documentName}: parameter "${parameter}" ${detail}`);
+    // Never echo a value: a careless caller may have put a secret in it.
+    super(`${INVALID_PARAMETERS_MESSAGE[reason]} Document ${documentName}, parameter "${parameter}"${detail ? `: ${detail}` : ''}.`);
   }
 }
 
@@ -342,7 +358,10 @@ interface CommandRecord {
   document: RegisteredDocument;
   documentVersion: string;
   comment: string;
+  /** As sent: what Command.Parameters and the audit show. */
   parameters: Record<string, string[]>;
+  /** What the document runs with: every declared parameter, sent value or default. */
+  effectiveParameters: Record<string, string[]>;
   instanceIds: string[];
   requestedMs: number;
   timeoutSeconds: number;
@@ -981,12 +1000,8 @@ export class SsmServer {
     const document = this.#documents.get(documentName);
     if (!document) throw new InvalidDocumentError(documentName);
     if (!['$DEFAULT', '$LATEST', '1'].includes(documentVersion)) throw new InvalidDocumentVersionError(documentName, documentVersion);
-    if (document.allowedParameters) {
-      for (const key of Object.keys(parameters)) {
-        if (!document.allowedParameters.has(key)) throw new InvalidParametersError(documentName, key, 'is not declared by the document');
-      }
-    }
-    const executionTimeoutSeconds = readExecutionTimeout(document, parameters);
+    const effective = resolveParameters(document, parameters);
+    const executionTimeoutSeconds = readExecutionTimeout(document, effective);
     const notOnline = instanceIds.filter((id) => this.#agents.get(id)?.pingStatus !== 'Online');
     if (notOnline.length > 0) throw new InvalidInstanceIdError(notOnline);
 
@@ -997,6 +1012,7 @@ export class SsmServer {
       documentVersion,
       comment,
       parameters,
+      effectiveParameters: effective,
       instanceIds,
       requestedMs,
       timeoutSeconds,
@@ -1107,7 +1123,7 @@ export class SsmServer {
       this.#finishTimedOut(inv, 'ExecutionTimedOut', STOPPED_PREEMPTIVELY_EXIT_CODE);
     });
 
-    const parameters = structuredClone(cmd.parameters);
+    const parameters = structuredClone(cmd.effectiveParameters);
     Promise.resolve()
       .then(() =>
         cmd.document.executor({
@@ -1360,14 +1376,55 @@ function readCommandParameters(input: JsonObject): Record<string, string[]> {
   return out;
 }
 
-/** AWS-RunShellScript's `executionTimeout`: one string of whole seconds, 1..172800. */
+/**
+ * SSM validates SendCommand's parameters against the document's declaration: a name the
+ * document does not declare, a declared parameter without default left out, or a value
+ * outside allowedValues / allowedPattern is InvalidParameters (SendCommand → Errors in the
+ * SSM API reference; DocumentParameter: "Parameters without a default value are
+ * required"). What the document runs with is every declared parameter, the value sent or
+ * else the default.
+ */
+function resolveParameters(document: RegisteredDocument, sent: Record<string, string[]>): Record<string, string[]> {
+  for (const key of Object.keys(sent)) {
+    if (!document.parameters.has(key)) throw new InvalidParametersError(document.name, key, 'not-declared');
+  }
+  const effective: Record<string, string[]> = {};
+  for (const [name, declared] of document.parameters) {
+    const values = sent[name];
+    if (values === undefined) {
+      if (declared.defaultValues !== undefined) effective[name] = [...declared.defaultValues];
+      else if (!declared.namesOnly) throw new InvalidParametersError(document.name, name, 'required');
+      continue;
+    }
+    if (declared.type === 'String' && values.length !== 1) {
+      throw new InvalidParametersError(document.name, name, 'invalid-value', 'a String parameter takes exactly one value');
+    }
+    for (const v of values) {
+      if (declared.allowedValues !== undefined && !declared.allowedValues.includes(v)) {
+        throw new InvalidParametersError(document.name, name, 'invalid-value', `allowed values are ${declared.allowedValues.join(', ')}`);
+      }
+      if (declared.allowedPattern !== undefined && !declared.allowedPattern.test(v)) {
+        throw new InvalidParametersError(document.name, name, 'invalid-value', 'the value does not match the allowedPattern');
+      }
+    }
+    effective[name] = [...values];
+  }
+  return effective;
+}
+
+/**
+ * The step's timeout: the value of the parameter its timeoutSeconds refers to (one string
+ * of whole seconds, 1..172800, the range AWS-RunShellScript's executionTimeout allows), or
+ * the step's fixed timeout.
+ */
 function readExecutionTimeout(document: RegisteredDocument, parameters: Record<string, string[]>): number {
-  const raw = parameters['executionTimeout'];
-  if (raw === undefined) return document.defaultExecutionTimeoutSeconds;
+  const name = document.timeoutParameter;
+  const raw = name === undefined ? undefined : parameters[name];
+  if (name === undefined || raw === undefined) return document.defaultExecutionTimeoutSeconds;
   const text = raw.length === 1 ? raw[0] : undefined;
   const seconds = text !== undefined && /^[1-9][0-9]{0,5}$/.test(text) ? Number(text) : NaN;
   if (!(seconds >= 1 && seconds <= 172_800)) {
-    throw new InvalidParametersError(document.name, 'executionTimeout', 'must be one whole number of seconds between 1 and 172800');
+    throw new InvalidParametersError(document.name, name, 'invalid-value', 'must be one whole number of seconds between 1 and 172800');
   }
   return seconds;
 }

@@ -21,7 +21,16 @@ import {
   waitUntilCommandExecuted,
 } from '@aws-sdk/client-ssm';
 import { SsmServer } from '../../../sandbox/aws/ssm.js';
-import { DocumentRegistry, registerTestEchoDocument, TEST_ECHO_DOCUMENT } from '../../../sandbox/aws/ssm-documents.js';
+import {
+  AWS_RUN_SHELL_SCRIPT_PARAMETERS,
+  commandDocumentOptions,
+  DocumentRegistry,
+  InvalidDocumentContentError,
+  projectDocumentOptions,
+  registerTestEchoDocument,
+  TEST_ECHO_DOCUMENT,
+} from '../../../sandbox/aws/ssm-documents.js';
+import { DOCUMENT_PARAMETERS, type SendDocumentRequest, sendDocument } from '../../../functions/adapters/ssm-run.js';
 import { fakeAgent, pollUntil, unsealShares } from '../../fixtures/aws/ssm/sim.js';
 
 const CREDENTIALS = { accessKeyId: 'x', secretAccessKey: 'x' };
@@ -75,15 +84,19 @@ function testDocuments(): DocumentRegistry {
       });
     });
     return { exitCode: 0, stdout: 'gate opened', stderr: '' };
-  });
+  }, { parameters: { gate: { type: 'String' }, executionTimeout: AWS_RUN_SHELL_SCRIPT_PARAMETERS.executionTimeout } });
   registry.registerDocument('test-throws', async () => {
     throw new Error('vault binary not found');
   });
-  registry.registerDocument('test-big-output', async (ctx) => {
-    const n = Number(ctx.parameters['stdoutChars']?.[0]);
-    const m = Number(ctx.parameters['stderrChars']?.[0]);
-    return { exitCode: 0, stdout: digits(n), stderr: digits(m) };
-  });
+  registry.registerDocument(
+    'test-big-output',
+    async (ctx) => {
+      const n = Number(ctx.parameters['stdoutChars']?.[0]);
+      const m = Number(ctx.parameters['stderrChars']?.[0]);
+      return { exitCode: 0, stdout: digits(n), stderr: digits(m) };
+    },
+    { parameters: { stdoutChars: { type: 'String', default: '0' }, stderrChars: { type: 'String', default: '0' } } },
+  );
   // Unseal-like document: gets only parameter NAMES and reads the shares on the node.
   registry.registerDocument(
     'test-unseal',
@@ -93,15 +106,30 @@ function testDocuments(): DocumentRegistry {
       sharesOnNode.set(ctx.instanceId, received);
       return { exitCode: 0, stdout: `submitted ${received.length} shares`, stderr: '' };
     },
-    { allowedParameters: ['shareParameterNames'] },
+    { parameters: { shareParameterNames: { type: 'StringList' } } },
   );
   // A careless document that prints what it read: the audit must catch it.
-  registry.registerDocument('test-leaky', async (ctx) => {
-    const value = await ctx.readParameter(ctx.parameters['name']?.[0] ?? '', true);
-    return { exitCode: 0, stdout: `share is ${value}`, stderr: '' };
+  registry.registerDocument(
+    'test-leaky',
+    async (ctx) => {
+      const value = await ctx.readParameter(ctx.parameters['name']?.[0] ?? '', true);
+      return { exitCode: 0, stdout: `share is ${value}`, stderr: '' };
+    },
+    { parameters: { name: { type: 'String' } } },
+  );
+  // Prints the parameters it runs with, to show the defaults SSM fills in.
+  registry.registerDocument('test-defaults', async (ctx) => ({ exitCode: 0, stdout: JSON.stringify(ctx.parameters), stderr: '' }), {
+    parameters: {
+      Mode: { type: 'String', allowedValues: ['shamir', 'auto'] },
+      Path: { type: 'String', default: '/opt/vault/data', allowedPattern: '/[a-z/]{1,50}' },
+      Extra: { type: 'StringList', default: ['a', 'b'] },
+      executionTimeout: { type: 'String', default: '5', allowedPattern: '[0-9]{1,6}' },
+    },
+    pluginName: 'showParameters',
   });
   return registry;
 }
+
 
 function digits(n: number): string {
   let s = '';
@@ -761,5 +789,192 @@ describe('Run Command', () => {
       assert.equal(server.auditContainsAny([secret]), true);
       assert.equal(server.auditContainsAny(['']), false, 'an empty needle matches nothing');
     });
+  });
+});
+
+// --- Document parameters, validated as SSM validates them -----------------------------------
+// Rules: SendCommand → Errors (InvalidDocument, InvalidParameters) in the SSM API reference:
+// "You must specify values for all required parameters in the ... SSM document. You can only
+// supply values to parameters defined in the SSM document."; DocumentParameter: "Parameters
+// without a default value are required. Parameters with a default value are optional."
+
+describe('SendCommand parameters, checked against the document declaration', () => {
+  let server: SsmServer;
+  let ssm: SSMClient;
+  const A = 'i-0aaaaaaaaaaaaaaa7';
+  const echoParameters = async (ctx: { parameters: Readonly<Record<string, readonly string[]>> }) => ({
+    exitCode: 0,
+    stdout: JSON.stringify(ctx.parameters),
+    stderr: '',
+  });
+  before(async () => {
+    const registry = testDocuments();
+    registry.registerDocument(
+      'test-slow-default',
+      async (ctx) => {
+        await new Promise<void>((resolve) => ctx.abortSignal.addEventListener('abort', () => resolve()));
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+      { parameters: { executionTimeout: { type: 'String', default: '3' } } },
+    );
+    // The project's documents as AWS knows them: declarations read from serverless/ssm-documents.yml.
+    registry.registerDocument('VaultHA-PrepareNode', echoParameters, projectDocumentOptions('VaultHAPrepareNodeDocument'));
+    registry.registerDocument('VaultHA-VaultControl', echoParameters, projectDocumentOptions('VaultHAVaultControlDocument'));
+    server = new SsmServer({ documents: registry, msPerSecond: MS_PER_SECOND, registrationDelayMs: 20, deliveryDelayMs: 20 });
+    ssm = client(await server.start());
+    server.registerAgent(A, fakeAgent(A));
+  });
+  after(() => server.stop());
+
+  async function rejection(input: ConstructorParameters<typeof SendCommandCommand>[0]): Promise<{ name: string; message: string }> {
+    try {
+      await ssm.send(new SendCommandCommand(input));
+    } catch (error) {
+      return { name: (error as Error).name, message: (error as Error).message };
+    }
+    assert.fail('SendCommand was accepted');
+  }
+
+  async function outputOf(commandId: string): Promise<GetCommandInvocationCommandOutput> {
+    await untilStatus(ssm, commandId, A, ['Success', 'Failed', 'TimedOut']);
+    return ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: A }));
+  }
+
+  it('rejects executionTimeout sent to a document that does not declare it with InvalidParameters, and records nothing', async () => {
+    const before = server.auditLog().length;
+    const e = await rejection({ DocumentName: TEST_ECHO_DOCUMENT, InstanceIds: [A], Parameters: { message: ['x'], executionTimeout: ['60'] } });
+    assert.equal(e.name, 'InvalidParameters');
+    assert.match(e.message, /^You can only supply values to parameters defined in the SSM document\./);
+    assert.match(e.message, /executionTimeout/);
+    assert.equal(server.auditLog().length, before);
+  });
+
+  it('rejects a required parameter (declared without default) left out with InvalidParameters', async () => {
+    const e = await rejection({ DocumentName: 'test-leaky', InstanceIds: [A] });
+    assert.equal(e.name, 'InvalidParameters');
+    assert.match(e.message, /^You must specify values for all required parameters/);
+    assert.match(e.message, /"name"/);
+  });
+
+  const badValues: Array<{ title: string; parameters: Record<string, string[]> }> = [
+    { title: 'a value outside allowedValues', parameters: { Mode: ['raft'] } },
+    { title: 'a value that does not match allowedPattern as a whole', parameters: { Mode: ['auto'], Path: ['/opt/vault; rm -rf /'] } },
+    { title: 'two values for a String parameter', parameters: { Mode: ['auto', 'shamir'] } },
+    { title: 'an executionTimeout that is not whole seconds', parameters: { Mode: ['auto'], executionTimeout: ['5s'] } },
+  ];
+  for (const row of badValues) {
+    it(`rejects ${row.title} with InvalidParameters, never echoing the value`, async () => {
+      const e = await rejection({ DocumentName: 'test-defaults', InstanceIds: [A], Parameters: row.parameters });
+      assert.equal(e.name, 'InvalidParameters');
+      assert.doesNotMatch(e.message, /rm -rf|raft/);
+    });
+  }
+
+  it('runs the document with the declared defaults for what was not sent; Command.Parameters stays as sent', async () => {
+    const out = await ssm.send(new SendCommandCommand({ DocumentName: 'test-defaults', InstanceIds: [A], Parameters: { Mode: ['auto'] } }));
+    assert.deepEqual(out.Command?.Parameters, { Mode: ['auto'] });
+    const inv = await outputOf(out.Command?.CommandId ?? '');
+    assert.equal(inv.Status, 'Success');
+    assert.deepEqual(JSON.parse(inv.StandardOutputContent ?? '{}'), {
+      Mode: ['auto'],
+      Path: ['/opt/vault/data'],
+      Extra: ['a', 'b'],
+      executionTimeout: ['5'],
+    });
+    assert.equal(inv.PluginName, 'showParameters', 'schema 2.2: PluginName is the step name');
+  });
+
+  it('applies the default executionTimeout when the command sends none: TimedOut / ExecutionTimedOut', async () => {
+    const commandId = await send(ssm, { DocumentName: 'test-slow-default', InstanceIds: [A] });
+    const inv = await outputOf(commandId);
+    assert.equal(inv.Status, 'TimedOut');
+    assert.equal(inv.StatusDetails, 'ExecutionTimedOut');
+  });
+
+  // What the workflows send, through the adapter they use, to the documents as deployed.
+  const workflowCommands: Array<Omit<SendDocumentRequest, 'instanceId'> & { title: string }> = [
+    {
+      title: 'replace-node PrepareNode',
+      documentName: 'VaultHA-PrepareNode',
+      allowedParameters: DOCUMENT_PARAMETERS.prepareNode,
+      parameters: {
+        VolumeId: 'vol-0123456789abcdef0',
+        MountPoint: '/opt/vault/data',
+        UnsealMode: 'shamir',
+        SharesParameterPrefix: '/vault/prod/unseal/',
+        VaultAddr: 'https://127.0.0.1:8200',
+        AllowFormat: 'false',
+      },
+      executionTimeoutSeconds: 600,
+    },
+    {
+      title: 'replace-node step-down',
+      documentName: 'VaultHA-VaultControl',
+      allowedParameters: DOCUMENT_PARAMETERS.vaultControl,
+      parameters: { Action: 'step-down', TokenParameterName: '/vault-ha/prod/step-down-token' },
+      executionTimeoutSeconds: 60,
+    },
+    {
+      title: 'failover-drill kill-active',
+      documentName: 'VaultHA-VaultControl',
+      allowedParameters: DOCUMENT_PARAMETERS.vaultControl,
+      parameters: { Action: 'kill' },
+      executionTimeoutSeconds: 60,
+    },
+  ];
+  for (const c of workflowCommands) {
+    it(`accepts what ${c.title} sends, as serverless/ssm-documents.yml declares the document`, async () => {
+      const commandId = await sendDocument(ssm, { ...c, instanceId: A });
+      const inv = await outputOf(commandId);
+      assert.equal(inv.Status, 'Success');
+      const ran = JSON.parse(inv.StandardOutputContent ?? '{}') as Record<string, string[]>;
+      for (const [k, v] of Object.entries(c.parameters)) assert.deepEqual(ran[k], [v]);
+      assert.deepEqual(ran['executionTimeout'], [String(c.executionTimeoutSeconds ?? '')]);
+    });
+  }
+});
+
+describe('document declarations', () => {
+  const content = (timeoutSeconds: unknown, parameters: Record<string, unknown> = {}) => ({
+    schemaVersion: '2.2',
+    parameters,
+    mainSteps: [{ action: 'aws:runShellScript', name: 'run', inputs: { ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}), runCommand: ['true'] } }],
+  });
+
+  it('reads a fixed step timeoutSeconds as the execution timeout, whatever the parameters', () => {
+    const o = commandDocumentOptions(content('600', { executionTimeout: { type: 'String', default: '30' } }), 'inline');
+    assert.equal(o.defaultExecutionTimeoutSeconds, 600);
+    assert.equal(o.timeoutParameter, null);
+    assert.equal(o.pluginName, 'run');
+  });
+
+  it('reads timeoutSeconds: "{{ executionTimeout }}" as the parameter that sets the execution timeout', () => {
+    const o = commandDocumentOptions(content('{{ executionTimeout }}', { executionTimeout: { type: 'String', default: '600' } }), 'inline');
+    assert.equal(o.timeoutParameter, 'executionTimeout');
+  });
+
+  it('refuses content the sandbox cannot model faithfully', () => {
+    for (const bad of [content('{{ missing }}'), { ...content('60'), schemaVersion: '1.2' }, { ...content('60'), mainSteps: [] }, content('soon')]) {
+      assert.throws(() => commandDocumentOptions(bad, 'inline'), InvalidDocumentContentError);
+    }
+  });
+
+  it('refuses a registration that mixes a names-only list with declarations, or a type it does not model', () => {
+    const registry = new DocumentRegistry();
+    const run = async () => ({ exitCode: 0, stdout: '', stderr: '' });
+    assert.throws(() => registry.registerDocument('d-mixed', run, { parameters: {}, allowedParameters: ['a'] }), { name: 'InvalidDocumentOptionError' });
+    assert.throws(() => registry.registerDocument('d-int', run, { parameters: { n: { type: 'Integer' as 'String' } } }), { name: 'InvalidDocumentOptionError' });
+    assert.throws(() => registry.registerDocument('d-num', run, { parameters: { n: { type: 'String', default: 600 as unknown as string } } }), {
+      name: 'InvalidDocumentOptionError',
+    });
+  });
+
+  it('reads the project documents from serverless/ssm-documents.yml', () => {
+    for (const id of ['VaultHAPrepareNodeDocument', 'VaultHAVaultControlDocument']) {
+      const o = projectDocumentOptions(id);
+      assert.ok(o.parameters && Object.keys(o.parameters).length > 0, id);
+      assert.equal(typeof o.pluginName, 'string');
+    }
+    assert.throws(() => projectDocumentOptions('NoSuchResource'), InvalidDocumentContentError);
   });
 });
