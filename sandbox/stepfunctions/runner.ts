@@ -10,10 +10,12 @@
  *   (`arn:aws:states:::sns:publish`, ...) send the real AWS SDK v3 command through
  *   the given client, so aws-sdk-client-mock in tests and local endpoints in the
  *   sandbox both see the call;
- * - SDK errors are renamed the way Step Functions names them for SDK integrations
- *   (`<ServiceName>.<ErrorName>` in PascalCase, with an `Exception` suffix added
- *   when the service's name lacks one, e.g. `Ec2.InvalidVolume.NotFoundException`,
- *   `ElasticLoadBalancingV2.InvalidTargetException`) so Retry/Catch match as on AWS;
+ * - service errors get the `Error` and `Cause` Step Functions gives them, no
+ *   more lenient: `ElasticLoadBalancingV2.InvalidTargetException` for an error
+ *   the API model declares, `<Service>.<Service>Exception` for one it does not,
+ *   hence `Ec2.Ec2Exception` for every EC2 failure with only EC2's message (not
+ *   its code) in `Cause`; `SNS.<Code>Exception` from the optimized SNS
+ *   integration (details at SERVICE_ERROR_PREFIX), so Retry/Catch match as on AWS;
  * - the context object carries `Execution.Name`/`Id`, `StateMachine.Name`/`Id` and
  *   `State.EnteredTime`, so `$$.Execution.Name` and phase marks work;
  * - every run is bounded (transition count and wall time) and reports its
@@ -188,7 +190,31 @@ export function allStates(def: { States: Record<string, unknown> }): StateVisit[
 
 /* ---------------------------------------------------------- SDK mapping */
 
-const SERVICE_ERROR_PREFIX: Record<string, string> = {
+/**
+ * How Step Functions names the errors of its service integrations, which is
+ * what `Retry`/`Catch` match (as a test against the sandbox must, too):
+ *
+ * - AWS SDK integrations (`arn:aws:states:::aws-sdk:<service>:<action>`):
+ *   `<ServiceName>.<ExceptionName>`, both PascalCase, with an `Exception`
+ *   suffix (AWS docs, "Learning to use AWS service SDK integrations in Step
+ *   Functions": e.g. `AcmPca.ResourceNotFoundException`,
+ *   `S3.BucketAlreadyExistsException`). Step Functions calls the AWS SDK for
+ *   Java v2, so the exception name is the Java class of the error shape, and an
+ *   error the service's API model does not declare surfaces as the service's
+ *   generic exception `<ServiceName>.<ServiceName>Exception`. EC2's model
+ *   declares no errors at all, so EVERY EC2 failure is `Ec2.Ec2Exception`
+ *   (aws/aws-sdk-kotlin#278 explains the model; LocalStack's Step Functions
+ *   emulator and measured TestState runs name it so). `Cause` is the Java
+ *   exception's message: the service's error MESSAGE followed by
+ *   `(Service: Ec2, Status Code: 400, Request ID: ...)` — the error CODE
+ *   (`VolumeInUse`, `UnauthorizedOperation`) is NOT in it (AwsServiceException
+ *   .getMessage() in aws/aws-sdk-java-v2), so an ASL cannot route EC2 errors by
+ *   code at all.
+ * - The optimized SNS integration (`arn:aws:states:::sns:publish`) is older and
+ *   names errors `SNS.<Code>Exception`, with a Java SDK v1 style Cause
+ *   `<message> (Service: AmazonSNS; Status Code: 400; Error Code: <Code>; Request ID: ...; Proxy: null)`.
+ */
+const SERVICE_ERROR_PREFIX: Record<SdkServiceName, string> = {
   ec2: 'Ec2',
   elasticloadbalancingv2: 'ElasticLoadBalancingV2',
   ssm: 'Ssm',
@@ -197,10 +223,95 @@ const SERVICE_ERROR_PREFIX: Record<string, string> = {
   sfn: 'Sfn',
 };
 
-/** The Step Functions name of an error an SDK integration raised. */
-export function sdkIntegrationErrorName(service: string, code: string): string {
-  const prefix = SERVICE_ERROR_PREFIX[service] ?? service.charAt(0).toUpperCase() + service.slice(1);
-  return `${prefix}.${code.endsWith('Exception') ? code : `${code}Exception`}`;
+/** The SDK v3 module's base exception: an error of exactly this class is one the API model does not declare. */
+const SDK_BASE_EXCEPTION: Record<SdkServiceName, string> = {
+  ec2: 'EC2ServiceException',
+  elasticloadbalancingv2: 'ElasticLoadBalancingV2ServiceException',
+  ssm: 'SSMServiceException',
+  sns: 'SNSServiceException',
+  dynamodb: 'DynamoDBServiceException',
+  sfn: 'SFNServiceException',
+};
+
+export type IntegrationKind = 'aws-sdk' | 'optimized';
+
+/**
+ * Optimized integrations the runner reproduces, with their error prefix and
+ * the service name in their Cause. Others are refused rather than guessed.
+ */
+const OPTIMIZED_INTEGRATIONS: Partial<Record<SdkServiceName, { errorPrefix: string; causeService: string }>> = {
+  sns: { errorPrefix: 'SNS', causeService: 'AmazonSNS' },
+};
+
+/**
+ * The AWS SDK for Java v2's class name for an error shape: words in
+ * PascalCase (acronyms cased as words: `KMSDisabled` → `KmsDisabled`), a
+ * `Fault` suffix becomes `Exception`, and `Exception` is appended when missing.
+ */
+export function javaExceptionName(shape: string): string {
+  let base = shape;
+  if (base.endsWith('Fault')) base = base.slice(0, -'Fault'.length);
+  else if (base.endsWith('Exception')) base = base.slice(0, -'Exception'.length);
+  const words = base.replace(/[A-Z]{2,}(?=[A-Z][a-z]|[0-9]|$)/g, (run) => run.charAt(0) + run.slice(1).toLowerCase());
+  return `${words}Exception`;
+}
+
+function optimizedIntegration(service: SdkServiceName): { errorPrefix: string; causeService: string } {
+  const o = OPTIMIZED_INTEGRATIONS[service];
+  if (!o) throw new UnsupportedResourceError('(optimized)', `arn:aws:states:::${service}:* (an optimized integration the runner does not reproduce)`);
+  return o;
+}
+
+/** The error shapes a service's API model declares (the SDK v3 module exports one class per shape). */
+export async function modelledErrorShapes(service: SdkServiceName): Promise<ReadonlySet<string>> {
+  const mod = await SDK_MODULE_LOADERS[service]();
+  const base = SDK_BASE_EXCEPTION[service];
+  return new Set(
+    Object.entries(mod)
+      .filter(([name, v]) => name !== base && typeof v === 'function' && (v as { prototype?: unknown }).prototype instanceof Error)
+      .map(([name]) => name),
+  );
+}
+
+/**
+ * The `Error` Step Functions reports for a service error with AWS error code
+ * `code` (SDK v3 puts the wire code or the shape name in `name`; both resolve
+ * to the same shape). Pure: the caller supplies the model's shapes.
+ */
+export function stepFunctionsErrorName(service: SdkServiceName, kind: IntegrationKind, code: string, modelled: ReadonlySet<string>): string {
+  if (kind === 'optimized') return `${optimizedIntegration(service).errorPrefix}.${code.endsWith('Exception') ? code : `${code}Exception`}`;
+  const prefix = SERVICE_ERROR_PREFIX[service];
+  const shape = [code, `${code}Exception`].find((s) => modelled.has(s));
+  return `${prefix}.${shape ? javaExceptionName(shape) : `${prefix}Exception`}`;
+}
+
+/** Every `Error` a service integration can report by name (optimized integrations: the model's shapes; the code itself may be any). */
+export async function integrationErrorNames(service: SdkServiceName, kind: IntegrationKind): Promise<ReadonlySet<string>> {
+  const shapes = await modelledErrorShapes(service);
+  const names = [...shapes].map((s) => stepFunctionsErrorName(service, kind, s, shapes));
+  if (kind === 'aws-sdk') names.push(`${SERVICE_ERROR_PREFIX[service]}.${SERVICE_ERROR_PREFIX[service]}Exception`);
+  return new Set(names);
+}
+
+interface ServiceErrorShape {
+  name?: string;
+  Code?: string;
+  message?: string;
+  $fault?: string;
+  $metadata?: { httpStatusCode?: number; requestId?: string; extendedRequestId?: string };
+}
+
+/** `Cause` as Step Functions writes it for a service error (see the comment on SERVICE_ERROR_PREFIX). */
+export function stepFunctionsErrorCause(service: SdkServiceName, kind: IntegrationKind, err: ServiceErrorShape, code: string): string {
+  const status = err.$metadata?.httpStatusCode ?? (err.$fault === 'server' ? 500 : 400);
+  const requestId = err.$metadata?.requestId ?? 'local-request';
+  const message = err.message ?? '';
+  if (kind === 'optimized') {
+    return `${message} (Service: ${optimizedIntegration(service).causeService}; Status Code: ${status}; Error Code: ${code}; Request ID: ${requestId}; Proxy: null)`;
+  }
+  const details = [`Service: ${SERVICE_ERROR_PREFIX[service]}`, `Status Code: ${status}`, `Request ID: ${requestId}`];
+  if (err.$metadata?.extendedRequestId) details.push(`Extended Request ID: ${err.$metadata.extendedRequestId}`);
+  return `${message} (${details.join(', ')})`;
 }
 
 export class SdkIntegrationError extends Error {
@@ -209,10 +320,11 @@ export class SdkIntegrationError extends Error {
     stepFunctionsName: string,
     readonly service: string,
     readonly action: string,
-    message: string,
+    /** Becomes the Catch output's `Cause`: exactly what Step Functions would put there. */
+    cause: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(cause, options);
     this.name = stepFunctionsName;
   }
 }
@@ -248,6 +360,15 @@ const SDK_CLIENT_CLASS: Record<SdkServiceName, string> = {
 
 function isSdkService(s: string): s is SdkServiceName {
   return s in SDK_MODULE_LOADERS;
+}
+
+/** `arn:aws:states:::aws-sdk:ec2:attachVolume` (AWS SDK integration) or `arn:aws:states:::sns:publish` (optimized integration). */
+export function integrationOf(resource: string): { service: string; kind: IntegrationKind; action: string } | undefined {
+  const sdk = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
+  if (sdk?.[1] && sdk[2]) return { service: sdk[1], kind: 'aws-sdk', action: sdk[2] };
+  const optimized = /^arn:aws[a-z-]*:states:::([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
+  if (optimized?.[1] && optimized[2] && optimized[1] !== 'lambda') return { service: optimized[1], kind: 'optimized', action: optimized[2] };
+  return undefined;
 }
 
 /** SDK outputs carry Dates and `$metadata`; Step Functions hands the task plain JSON. */
@@ -313,7 +434,7 @@ export async function runStateMachine(
     return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
   };
 
-  const callSdk = async (service: SdkServiceName, action: string, params: unknown): Promise<unknown> => {
+  const callSdk = async (service: SdkServiceName, kind: IntegrationKind, action: string, params: unknown): Promise<unknown> => {
     const mod = await SDK_MODULE_LOADERS[service]();
     const commandName = `${action.charAt(0).toUpperCase()}${action.slice(1)}Command`;
     const Cmd = mod[commandName] as (new (input: unknown) => unknown) | undefined;
@@ -322,14 +443,16 @@ export async function runStateMachine(
     try {
       return toStateJson(await client.send(new Cmd(params ?? {})));
     } catch (e) {
-      const err = e as { name?: string; message?: string; $metadata?: unknown; $fault?: string };
-      // Only service errors get the service prefix; anything else (network, a
+      const err = e as ServiceErrorShape;
+      // Only service errors get the service's names; anything else (network, a
       // client bug) surfaces as a generic task failure, as on AWS.
       const isServiceError = err.$metadata !== undefined || err.$fault !== undefined;
-      const name = isServiceError && err.name ? sdkIntegrationErrorName(service, err.name) : 'States.TaskFailed';
-      throw new SdkIntegrationError(name, service, action, `${service}:${action}: ${err.name ?? 'Error'}: ${err.message ?? String(e)}`, {
-        cause: e,
-      });
+      const code = typeof err.Code === 'string' && err.Code !== '' ? err.Code : err.name;
+      if (!isServiceError || !code) {
+        throw new SdkIntegrationError('States.TaskFailed', service, action, `${service}:${action}: ${err.name ?? 'Error'}: ${err.message ?? String(e)}`, { cause: e });
+      }
+      const name = stepFunctionsErrorName(service, kind, code, await modelledErrorShapes(service));
+      throw new SdkIntegrationError(name, service, action, stepFunctionsErrorCause(service, kind, err, code), { cause: e });
     }
   };
 
@@ -356,12 +479,11 @@ export async function runStateMachine(
         return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
       };
     }
-    const sdk = /^arn:aws[a-z-]*:states:::(?:aws-sdk:)?([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
-    if (sdk?.[1] && sdk[2]) {
-      const service = sdk[1];
-      const action = sdk[2];
-      if (!isSdkService(service)) throw new UnsupportedResourceError(stateName, resource);
-      return (input) => callSdk(service, action, input);
+    const integration = integrationOf(resource);
+    if (integration) {
+      const { service, kind, action } = integration;
+      if (!isSdkService(service) || (kind === 'optimized' && !OPTIMIZED_INTEGRATIONS[service])) throw new UnsupportedResourceError(stateName, resource);
+      return (input) => callSdk(service, kind, action, input);
     }
     throw new UnsupportedResourceError(stateName, resource);
   }

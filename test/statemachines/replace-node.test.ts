@@ -7,7 +7,9 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDefinition, resolveIntrinsics, runStateMachine, type RunStateMachineResult } from '../../sandbox/stepfunctions/runner.js';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { loadDefinition, resolveIntrinsics, runStateMachine, type RunStateMachineResult, type SdkClientLike } from '../../sandbox/stepfunctions/runner.js';
 import { makeReplaceNodeHandler } from '../../functions/handlers/replace-node.js';
 import { acquireLease, readLease, releaseLease } from '../../functions/adapters/control-table.js';
 import { DOCUMENT_PARAMETERS } from '../../functions/adapters/ssm-run.js';
@@ -15,13 +17,14 @@ import { silentLogger } from '../../functions/handlers/lib/logger.js';
 import type { ReplacementReport } from '../../functions/core/replacement.js';
 import { createControlTable, startDynalite, type DynaliteHandle } from '../support/dynalite.js';
 import { config, type ConfigOptions } from '../unit/replacement/fixtures.js';
-import { FakeAws, type Faults } from '../unit/replacement/fake-aws.js';
+import { FakeAws, sdkError, type Faults } from '../unit/replacement/fake-aws.js';
 import { A, B, C, MUTATING, TABLE, validateAsl } from './support.js';
 
 
 const definition = await loadDefinition('statemachines/replace-node.asl.yml');
 let dyn: DynaliteHandle;
 let aws: FakeAws | undefined;
+let extraMocks: Array<AwsClientStub<EC2Client>> = [];
 let execSeq = 0;
 
 before(async () => {
@@ -34,6 +37,7 @@ after(async () => {
 afterEach(() => {
   aws?.restore();
   aws = undefined;
+  for (const m of extraMocks.splice(0)) m.restore();
 });
 
 interface Scenario {
@@ -43,6 +47,8 @@ interface Scenario {
   oldVault?: 'active' | 'standby' | 'sealed' | 'down';
   /** Vault state of the vault-c node. */
   cVault?: 'active' | 'standby' | 'sealed' | 'down';
+  /** The EC2 client the state machine's own SDK integrations use (default: the fake's, shared with the task code). */
+  sfnEc2?: (fake: FakeAws) => SdkClientLike;
 }
 
 /** prod: vault-a (A, active), vault-b (B, standby, vol-0b with DeleteOnTermination=true, eni-0b primary), vault-c (C, standby). */
@@ -74,7 +80,7 @@ function world(s: Scenario = {}) {
   const run = (input: unknown, executionName = `exec-${process.pid}-${++execSeq}`): Promise<RunStateMachineResult> =>
     runStateMachine(definition, input, {
       lambdaHandlers: { replaceNodeTasks: handler },
-      sdkClients: { ec2: fake.ec2, elasticloadbalancingv2: fake.elbv2, ssm: fake.ssm, sns: fake.sns },
+      sdkClients: { ec2: s.sfnEc2 ? s.sfnEc2(fake) : fake.ec2, elasticloadbalancingv2: fake.elbv2, ssm: fake.ssm, sns: fake.sns },
       waitTimeOverrides: () => 0,
       retryIntervalOverrides: () => 0,
       executionName,
@@ -184,10 +190,12 @@ describe('replace-node happy path', () => {
     await run({ cluster: 'prod', slot: 'vault-b' });
     const prepare = fake.commands.find((c) => c.document === 'VaultHA-PrepareNode');
     assert.ok(prepare);
-    const keys = Object.keys(prepare.parameters).filter((k) => k !== 'executionTimeout');
-    assert.deepEqual(keys.sort(), [...DOCUMENT_PARAMETERS.prepareNode].sort());
+    // Every parameter it sends is one the document declares (SSM rejects any other with InvalidParameters).
+    assert.deepEqual(Object.keys(prepare.parameters).sort(), [...DOCUMENT_PARAMETERS.prepareNode].sort());
     assert.deepEqual(prepare.parameters.SharesParameterPrefix, ['/vault/prod/unseal/']);
     assert.deepEqual(prepare.parameters.UnsealMode, ['shamir']);
+    // The slot's volume is reattached with its data: never formatted.
+    assert.deepEqual(prepare.parameters.AllowFormat, ['false']);
   });
 
   it('releases the lease and notifies once with the report', async () => {
@@ -306,7 +314,8 @@ describe('replace-node failures and compensation', () => {
     const { fake, run } = world({ faults: { attachVolume: 'IncorrectState' } });
     const r = await run({ cluster: 'prod', slot: 'vault-b' });
     assert.equal(r.status, 'FAILED');
-    assert.equal(r.error, 'Ec2.IncorrectStateException');
+    assert.equal(r.error, 'AttachFailedError');
+    assert.match(failureReport(r).error?.message ?? '', /IncorrectState/);
     const newId = fake.launched()[0]!.id;
     const { TerminateInstancesCommand } = await import('@aws-sdk/client-ec2');
     assert.ok(fake.ec2Mock.commandCalls(TerminateInstancesCommand).some((c) => c.args[0].input.InstanceIds?.includes(newId)));
@@ -367,6 +376,141 @@ describe('replace-node failures and compensation', () => {
     assert.equal(r.error, 'VolumeStuckError');
     assert.equal(fake.launched().length, 0);
     assert.match(failureReport(r).volume?.location ?? '', new RegExp(`detaching to ${C} \\(the old instance\\)`));
+  });
+});
+
+/**
+ * EC2 errors on AWS: an SDK integration reports every EC2 failure as
+ * Ec2.Ec2Exception with only EC2's message in Cause (the runner does the
+ * same), so AttachVolume runs in the task function, which knows the code.
+ */
+describe('replace-node AttachVolume errors, routed by EC2 error code', () => {
+  /** Replaces the fake's AttachVolume with `fn` (called with the call's number, from 1). */
+  function attachAnswers(fake: FakeAws, fn: (n: number, input: { VolumeId?: string; InstanceId?: string; Device?: string }) => unknown): void {
+    let n = 0;
+    fake.ec2Mock.on(AttachVolumeCommand).callsFake(async (input: { VolumeId?: string; InstanceId?: string; Device?: string }) => {
+      fake.callLog.push('AttachVolume');
+      n += 1;
+      return fn(n, input);
+    });
+  }
+  const attachCalls = (fake: FakeAws): number => fake.callLog.filter((c) => c === 'AttachVolume').length;
+
+  it('VolumeInUse because the first, lost-response attach went through to OUR instance: carries on and replaces the node', async () => {
+    const { fake, run } = world();
+    attachAnswers(fake, (n, input) => {
+      const v = fake.volumes.get(input.VolumeId ?? '')!;
+      if (n === 1) {
+        // EC2 attached the volume, but the response never arrived.
+        v.attachment = { instanceId: input.InstanceId ?? '', device: input.Device ?? '', state: 'attaching', deleteOnTermination: false };
+        throw Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
+      }
+      throw sdkError('VolumeInUse', `${v.id} is already attached to an instance`);
+    });
+    const r = await run({ cluster: 'prod', slot: 'vault-b' });
+    assert.equal(r.status, 'SUCCEEDED', `${r.error}: ${r.cause}`);
+    assert.equal(attachCalls(fake), 2);
+    const newId = fake.launched()[0]!.id;
+    assert.equal(fake.volumes.get('vol-0b')?.attachment?.instanceId, newId);
+    assert.match(output(r).volume?.location ?? '', new RegExp(`attached to ${newId}`));
+  });
+
+  it('VolumeInUse with the volume on ANOTHER instance: AttachFailedError at once, compensated, no retry', async () => {
+    const { fake, run } = world();
+    attachAnswers(fake, (_n, input) => {
+      // Something else grabbed the volume after it was released.
+      fake.volumes.get(input.VolumeId ?? '')!.attachment = { instanceId: C, device: '/dev/sdh', state: 'attached', deleteOnTermination: false };
+      throw sdkError('VolumeInUse', `${input.VolumeId} is already attached to an instance`);
+    });
+    const r = await run({ cluster: 'prod', slot: 'vault-b' });
+    assert.equal(r.status, 'FAILED');
+    assert.equal(r.error, 'AttachFailedError');
+    assert.match(failureReport(r).error?.message ?? '', new RegExp(`VolumeInUse: the volume is attached to ${C}`));
+    assert.equal(attachCalls(fake), 1);
+    assert.deepEqual(r.history.filter((h) => h.state === 'AttachVolume').map((h) => h.retries), [0]);
+    assert.ok(r.history.some((h) => h.state === 'Compensate'));
+    const newId = fake.launched()[0]!.id;
+    assert.ok(['shutting-down', 'terminated'].includes(fake.instances.get(newId)!.state));
+  });
+
+  for (const code of ['InvalidVolume.NotFound', 'UnauthorizedOperation', 'InvalidParameterValue']) {
+    it(`a permanent ${code}: one attempt, AttachFailedError naming the code, compensation terminates the replacement`, async () => {
+      const { fake, run } = world({ faults: { attachVolume: code } });
+      const r = await run({ cluster: 'prod', slot: 'vault-b' });
+      assert.equal(r.status, 'FAILED');
+      assert.equal(r.error, 'AttachFailedError');
+      assert.match(failureReport(r).error?.message ?? '', new RegExp(code.replace('.', '\\.')));
+      assert.equal(attachCalls(fake), 1);
+      const newId = fake.launched()[0]!.id;
+      assert.ok(['shutting-down', 'terminated'].includes(fake.instances.get(newId)!.state));
+      assert.match(failureReport(r).volume?.location ?? '', /^available/);
+      assert.equal(await leaseHolder(), undefined);
+    });
+  }
+
+  it('throttled on every attempt: a bounded number of retries (AwsTransientError), then compensation', async () => {
+    const { fake, run } = world({ faults: { attachVolume: 'RequestLimitExceeded' } });
+    const r = await run({ cluster: 'prod', slot: 'vault-b' });
+    assert.equal(r.status, 'FAILED');
+    assert.equal(r.error, 'AwsTransientError');
+    // The AwsTransientError retrier of the Lambda tasks: MaxAttempts 5, so 6 calls in all.
+    assert.equal(attachCalls(fake), 6);
+    assert.ok(r.history.some((h) => h.state === 'Compensate'));
+    assert.match(failureReport(r).volume?.location ?? '', /^available/);
+  });
+
+  it('throttled once: retried and the replacement goes on', async () => {
+    const { fake, run } = world();
+    attachAnswers(fake, (n, input) => {
+      if (n === 1) throw sdkError('RequestLimitExceeded', 'Request limit exceeded.');
+      const v = fake.volumes.get(input.VolumeId ?? '')!;
+      v.attachment = { instanceId: input.InstanceId ?? '', device: input.Device ?? '', state: 'attaching', deleteOnTermination: false };
+      return { VolumeId: v.id, InstanceId: input.InstanceId, Device: input.Device, State: 'attaching' };
+    });
+    const r = await run({ cluster: 'prod', slot: 'vault-b' });
+    assert.equal(r.status, 'SUCCEEDED', `${r.error}: ${r.cause}`);
+    assert.equal(attachCalls(fake), 2);
+  });
+});
+
+describe('replace-node EC2 describes through the SDK integration (every error is Ec2.Ec2Exception)', () => {
+  /** An EC2 client for the state machine whose DescribeInstances fails `failures` times with `code`, then answers as the fake. */
+  const flakyDescribe =
+    (code: string, failures: number) =>
+    (fake: FakeAws): SdkClientLike => {
+      const client = new EC2Client({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+      const mock = mockClient(client);
+      extraMocks.push(mock);
+      let n = 0;
+      mock.on(DescribeInstancesCommand).callsFake(async (input) => {
+        n += 1;
+        fake.callLog.push('sfn:DescribeInstances');
+        if (n <= failures) throw sdkError(code, `failure ${n}`);
+        return fake.ec2.send(new DescribeInstancesCommand(input));
+      });
+      mock.on(DescribeVolumesCommand).callsFake(async (input) => fake.ec2.send(new DescribeVolumesCommand(input)));
+      return client;
+    };
+
+  it('a fresh instance id unknown at first (InvalidInstanceID.NotFound) is retried and the replacement goes on', async () => {
+    const { fake, run } = world({ sfnEc2: flakyDescribe('InvalidInstanceID.NotFound', 1) });
+    const r = await run({ cluster: 'prod', slot: 'vault-b' });
+    assert.equal(r.status, 'SUCCEEDED', `${r.error}: ${r.cause}`);
+    assert.equal(r.history.find((h) => h.state === 'DescribeReplacement')?.retries, 1);
+    assert.ok(fake.callLog.includes('sfn:DescribeInstances'));
+  });
+
+  it('a permanent error (UnauthorizedOperation) is retried a bounded number of times, then compensated', async () => {
+    const { fake, run } = world({ sfnEc2: flakyDescribe('UnauthorizedOperation', 1_000) });
+    const r = await run({ cluster: 'prod', slot: 'vault-b' });
+    assert.equal(r.status, 'FAILED');
+    assert.equal(r.error, 'Ec2.Ec2Exception');
+    // ec2Retry: MaxAttempts 3, so 4 calls, then Catch -> compensation.
+    assert.equal(fake.callLog.filter((c) => c === 'sfn:DescribeInstances').length, 4);
+    assert.ok(r.history.some((h) => h.state === 'Compensate'));
+    assert.match(failureReport(r).error?.message ?? '', /\(Service: Ec2, Status Code: 400, Request ID: /);
+    const newId = fake.launched()[0]!.id;
+    assert.ok(['shutting-down', 'terminated'].includes(fake.instances.get(newId)!.state));
   });
 });
 
