@@ -287,7 +287,13 @@ export async function launchReplacement(ec2: EC2Client, spec: LaunchSpec): Promi
         ...(spec.networkInterfaceId
           ? { NetworkInterfaces: [{ DeviceIndex: 0, NetworkInterfaceId: spec.networkInterfaceId }] }
           : { SubnetId: spec.subnetId }),
-        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: tags },
+          // A launch into the subnet creates the primary interface: requesting the cluster's tags
+          // for it is what IAM authorizes the new interface by (aws:RequestTag; a resource being
+          // created has no aws:ResourceTag). EC2 rejects interface tags when no interface is created.
+          ...(spec.networkInterfaceId ? [] : [{ ResourceType: 'network-interface' as const, Tags: tags }]),
+        ],
       }),
     ),
   );

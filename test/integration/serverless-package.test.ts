@@ -6,33 +6,27 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { packagedService, repoRoot as root } from '../support/packaged-service.js';
+import { invokedFunction, stateMachinesOf, tasksOf, TemplateResolver, type CfnTemplate } from '../support/iam-policy.js';
 
 const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any>; DependsOn?: string | string[] }> };
 
 let template: Template;
+let templatePath: string;
 let buildResults: Array<{ name: string; bundleBytes: number; zipBytes: number }>;
 
 before(async () => {
   const { buildAll } = await import('../../scripts/build.mjs');
   buildResults = await buildAll({ quiet: true });
-  const env = {
-    ...process.env,
-    // Offline: no credentials lookup may leave the machine.
-    AWS_ACCESS_KEY_ID: 'x',
-    AWS_SECRET_ACCESS_KEY: 'x',
-    AWS_REGION: 'eu-west-1',
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-  };
-  await run(path.join(root, 'node_modules/.bin/serverless'), ['package', '--stage', 'citest'], { cwd: root, env, timeout: 120_000 });
-  template = JSON.parse(await readFile(path.join(root, '.serverless/cloudformation-template-update-stack.json'), 'utf8'));
+  // Packaged once per process into a private copy (test/support/packaged-service.ts), so
+  // test files running in parallel never share a .serverless/ directory.
+  const packaged = await packagedService();
+  template = packaged.template as Template;
+  templatePath = packaged.templatePath;
 });
 
 const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
@@ -114,8 +108,12 @@ describe('serverless package', () => {
     assert.deepEqual(sm.Properties.RoleArn, { 'Fn::GetAtt': ['ReplaceNodeStateMachineRole', 'Arn'] });
     assert.ok(JSON.stringify(sm.Properties).includes('ReplaceNodeTasksLambdaFunction'));
     assert.equal(template.Resources.ReplaceNodeTasksLambdaFunction?.Properties.Handler, 'functions/handlers/replace-node.handler');
-    const docs = ofType('AWS::SSM::Document').map(([, d]) => d.Properties.Name);
-    assert.deepEqual(docs.sort(), ['VaultHA-PrepareNode', 'VaultHA-VaultControl']);
+    // The functions find the documents through their environment, whatever the documents are named.
+    const docs = ofType('AWS::SSM::Document').map(([id]) => id).sort();
+    assert.deepEqual(docs, ['VaultHAPrepareNodeDocument', 'VaultHAVaultControlDocument']);
+    const env = template.Resources.ReplaceNodeTasksLambdaFunction!.Properties.Environment.Variables;
+    assert.deepEqual(env.VAULT_HA_PREPARE_DOCUMENT, { Ref: 'VaultHAPrepareNodeDocument' });
+    assert.deepEqual(env.VAULT_HA_CONTROL_DOCUMENT, { Ref: 'VaultHAVaultControlDocument' });
   });
 
   it('declares the failoverDrill state machine with its task function and its own role', () => {
@@ -134,6 +132,81 @@ describe('serverless package', () => {
     for (const s of scoped) assert.ok(s.Condition?.StringLike?.['aws:ResourceTag/vault-cluster'], JSON.stringify(s));
   });
 
+  // Step Functions does not stop a Lambda invocation when its Task times out: a Task shorter than
+  // its function lets a late invocation keep changing EC2 after the workflow moved on (to
+  // compensation, say). The Task must outlast the function (Step Functions Developer Guide,
+  // "Task" state: TimeoutSeconds; Lambda Developer Guide, "Configure Lambda function timeout").
+  it('gives every Task that invokes one of our functions a TimeoutSeconds longer than the function\'s timeout', () => {
+    const resolver = new TemplateResolver(template as CfnTemplate);
+    const machines = stateMachinesOf(resolver);
+    assert.equal(machines.length, 2);
+    const problems: string[] = [];
+    let checked = 0;
+    for (const sm of machines) {
+      for (const task of tasksOf(sm.definition)) {
+        const fn = invokedFunction(resolver, task);
+        if (fn === undefined) continue;
+        checked += 1;
+        const fnTimeout = Number(template.Resources[fn]!.Properties.Timeout ?? 6);
+        if (task.TimeoutSeconds === undefined) problems.push(`${sm.logicalId}.${task.path}: no TimeoutSeconds (function ${fn} runs up to ${fnTimeout} s)`);
+        else if (!(task.TimeoutSeconds > fnTimeout)) problems.push(`${sm.logicalId}.${task.path}: TimeoutSeconds ${task.TimeoutSeconds} <= ${fn} Timeout ${fnTimeout}`);
+      }
+    }
+    assert.ok(checked >= 10, `only ${checked} Lambda tasks found: is the definition parsed?`);
+    assert.deepEqual(problems, []);
+  });
+
+  // AWS re:Post, "How do I configure a CloudWatch alarm with an encrypted SNS topic?": the AWS
+  // managed key alias/aws/sns cannot be used by CloudWatch alarms.
+  it('encrypts the topic with a rotating customer managed key that CloudWatch alarms may use', () => {
+    const topic = template.Resources.NotificationsTopic!;
+    const keyRef = topic.Properties.KmsMasterKeyId as { Ref?: string } | string;
+    assert.ok(typeof keyRef === 'object' && keyRef.Ref, `KmsMasterKeyId must reference a key of the stack, got ${JSON.stringify(keyRef)}`);
+    const key = template.Resources[keyRef.Ref]!;
+    assert.equal(key.Type, 'AWS::KMS::Key');
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    const statements = key.Properties.KeyPolicy.Statement as Array<{ Principal?: { Service?: string }; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }>;
+    const cw = statements.find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
+    assert.ok(cw, 'the key policy must allow cloudwatch.amazonaws.com');
+    assert.deepEqual([cw.Action].flat().sort(), ['kms:Decrypt', 'kms:GenerateDataKey*']);
+    assert.ok(cw.Condition?.StringEquals?.['aws:SourceAccount'], 'CloudWatch is scoped to this account (aws:SourceAccount)');
+    assert.ok(ofType('AWS::KMS::Alias').some(([, a]) => JSON.stringify(a.Properties.TargetKeyId) === JSON.stringify({ Ref: keyRef.Ref })));
+    const policies = ofType('AWS::SNS::TopicPolicy').filter(([, p]) => JSON.stringify(p.Properties.Topics).includes('NotificationsTopic'));
+    assert.equal(policies.length, 1, 'the topic has a policy letting CloudWatch publish');
+  });
+
+  it('has no dependency cycle between its resources', () => {
+    const deps = new Map<string, Set<string>>();
+    const collect = (v: unknown, into: Set<string>): void => {
+      if (Array.isArray(v)) v.forEach((x) => collect(x, into));
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'Ref' && typeof x === 'string' && x in template.Resources) into.add(x);
+          else if (k === 'Fn::GetAtt') into.add(Array.isArray(x) ? String(x[0]) : String(x).split('.')[0]!);
+          else if (k === 'Fn::Sub') {
+            const text = Array.isArray(x) ? String(x[0]) : String(x);
+            for (const m of text.matchAll(/\$\{([^!}][^}.]*)[^}]*\}/g)) if (m[1]! in template.Resources) into.add(m[1]!);
+            if (Array.isArray(x)) collect(x[1], into);
+          } else collect(x, into);
+        }
+      }
+    };
+    for (const [id, r] of Object.entries(template.Resources)) {
+      const set = new Set<string>([r.DependsOn ?? []].flat());
+      collect(r.Properties, set);
+      deps.set(id, set);
+    }
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (id: string, trail: string[]): void => {
+      if (state.get(id) === 'done') return;
+      assert.notEqual(state.get(id), 'visiting', `dependency cycle: ${[...trail, id].join(' -> ')}`);
+      state.set(id, 'visiting');
+      for (const d of deps.get(id) ?? []) visit(d, [...trail, id]);
+      state.set(id, 'done');
+    };
+    for (const id of deps.keys()) visit(id, []);
+  });
+
   it('passes cfn-lint without errors when cfn-lint is installed', async (t) => {
     try {
       await run('cfn-lint', ['--version']);
@@ -142,7 +215,7 @@ describe('serverless package', () => {
       return;
     }
     try {
-      await run('cfn-lint', [path.join(root, '.serverless/cloudformation-template-update-stack.json')], { timeout: 120_000 });
+      await run('cfn-lint', [templatePath], { timeout: 120_000 });
     } catch (e) {
       const err = e as { code?: number; stdout?: string };
       // cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational.
