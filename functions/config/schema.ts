@@ -116,6 +116,12 @@ export const policySchema = z
     /** Leadership changes within `flappingWindowTicks` ticks that make the verdict `flapping`. */
     flappingChanges: z.number().int().min(2).max(20).default(3),
     flappingWindowTicks: z.number().int().min(3).max(100).default(12),
+    /**
+     * Dead-leader takeover (DESIGN §5.10): delete the DynamoDB lock item of a
+     * holder proven dead that missed a renewal, so a standby takes it within
+     * Vault's 1 s retry instead of the 15 s TTL.
+     */
+    deadLeaderTakeover: z.boolean().default(true),
   })
   .strict();
 

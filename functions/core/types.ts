@@ -205,6 +205,17 @@ export interface RegistrationPlan {
   /** True when a guard forbids any mutation this tick (probe blindness, unnamed split brain...). */
   frozen: boolean;
   alarms: string[];
+  /**
+   * `deregister-first` when a node that claims active is being removed (the other
+   * order could route two actives for a moment); otherwise `register-first`,
+   * so the group never passes through empty (make before break, invariant 11).
+   */
+  order: 'deregister-first' | 'register-first';
+  /**
+   * True when every removal is dead or proven non-routable: a failing
+   * deregistration must then not stop the registrations (invariant 12).
+   */
+  registerEvenIfDeregisterFails: boolean;
 }
 
 export interface PlannerPolicy {
@@ -213,3 +224,48 @@ export interface PlannerPolicy {
   dryRun: boolean;
   fencing: 'none' | 'deregister' | 'break-lock';
 }
+
+/* ---------------- dead-leader takeover (DESIGN §5.10) ---------------- */
+
+/** How the lock holder was proven dead: EC2 says its instance is not running, or its Vault API refuses connections. */
+export type HolderDeathProof = 'instance-not-running' | 'api-refused';
+
+/** What a dead-leader takeover decision rests on; every field is an observation of this tick (or of the history that ties the lock to a member). */
+export interface TakeoverEvidence {
+  /** The member the lock is tied to. */
+  holder: string;
+  /** How the lock was tied to `holder`, in words. */
+  holderTie: string;
+  holderInstanceState: InstanceState;
+  proof: HolderDeathProof;
+  /** e.g. "instance is stopped" or "health and leader requests both refused: connect ECONNREFUSED ...". */
+  proofDetail: string;
+  /** Exact attributes observed; the delete is conditional on Identity and Expires. */
+  identity: string;
+  value: string;
+  expiresAtNs: string;
+  /** now − (Expires − TTL): how long ago the holder last wrote the item (holder's clock against ours). */
+  msSinceLastRenewal: number;
+  /** renew interval + skew tolerance: a holder alive renews before this. */
+  renewalDeadlineMs: number;
+  /** Expires − now: what waiting for the TTL would still cost (negative once expired). */
+  lockRemainingMs: number;
+  /** Unsealed standbys with a healthy HA connection that can take the lock. */
+  standbys: string[];
+}
+
+export type TakeoverDecision =
+  | {
+      /** Every condition holds: delete (or, in dry run, report that it would). */
+      action: 'delete' | 'dry-run';
+      reason: string;
+      evidence: TakeoverEvidence;
+    }
+  | {
+      action: 'skip';
+      /** False when the question does not arise (no lock item, a member claims active, no DynamoDB lock). */
+      applicable: boolean;
+      reason: string;
+      /** What was established before the missing condition. */
+      evidence?: Partial<TakeoverEvidence>;
+    };

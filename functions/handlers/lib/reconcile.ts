@@ -16,6 +16,7 @@ import type {
   NodeHealth,
   ProbeResult,
   RegistrationPlan,
+  TakeoverEvidence,
   TargetView,
   VerdictKind,
 } from '../../core/types.js';
@@ -25,12 +26,14 @@ import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/hist
 import { describeStatusChecks, discoverMembers } from '../../adapters/ec2-fleet.js';
 import { startExecutionOnce } from '../../adapters/step-functions.js';
 import { decideAutoReplace } from '../../core/auto-replace.js';
-import { applyPlan, describeTargets } from '../../adapters/target-group.js';
+import { applyPlan, describeTargets, PartialApplyError } from '../../adapters/target-group.js';
 import { breakLock, readClusterLock } from '../../adapters/lock-reader.js';
 import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
 import { notify } from '../../adapters/notifier.js';
 import { formatMetrics } from '../../adapters/metrics.js';
 import { probeMembers, probeOptionsOf } from '../../adapters/vault-probe.js';
+import { REAL_LOCK_TIMINGS, type LockTimings } from '../../core/ha-lock.js';
+import { decideTakeover } from '../../core/takeover.js';
 import type { Logger } from './logger.js';
 
 export interface ControllerDeps {
@@ -45,6 +48,8 @@ export interface ControllerDeps {
   /** For policy.autoReplace: the client and the replaceNode state machine ARN. */
   sfn?: SFNClient;
   replaceNodeArn?: string;
+  /** Vault's lock timings as the nodes run them (default: Vault's real ones; the sandbox compresses them). */
+  lockTimings?: LockTimings;
 }
 
 export const defaultProbe = (members: Member[], cluster: ClusterConfig): Promise<Map<string, ProbeResult>> =>
@@ -63,10 +68,18 @@ export interface ClusterReport {
   alarms: string[];
   lock: { state: string; identity?: string; remainingMs?: number };
   fencing?: { action: 'break-lock'; result: 'deleted' | 'changed' | 'skipped'; reason: string };
+  /**
+   * Dead-leader takeover (DESIGN §5.10), present whenever the question arose
+   * this tick (a lock item and no member claiming active): what was done and
+   * on which evidence.
+   */
+  takeover?: { result: 'deleted' | 'changed' | 'skipped' | 'dry-run'; reason: string; evidence?: Partial<TakeoverEvidence> };
   autoReplace?: {
     notes: string[];
     started?: { slot: string; executionName: string; result: 'started' | 'already-started' | 'dry-run'; reason: string };
   };
+  /** What this tick really changed in the target group (absent when it made no call). */
+  mutations?: { registered: string[]; deregistered: string[] };
   tickDurationMs: number;
   error?: string;
 }
@@ -107,6 +120,9 @@ export async function reconcileTick(
   const { nodes, lock, verdict } = assessSnapshot({ cluster, members, probes, lockRead, history: state.history, nowMs });
   const failureCounts = updateFailureCounts(state.history.failureCounts, nodes);
 
+  // --- dead-leader takeover: first, so the lock moves while the rest of the tick runs ---
+  const takeover = await runTakeover(deps, cluster, { nodes, probes, verdict, lock, history: state.history, nowMs });
+
   // --- plan (guards live in the planner) ---
   const plan: RegistrationPlan = planRegistrations({
     nodes,
@@ -117,21 +133,39 @@ export async function reconcileTick(
   });
 
   // --- apply ---
-  let applied = false;
-  let outcome = plan.outcome;
+  let applied = takeover?.report.result === 'deleted';
+  let planApplied = false;
+  let outcome = takeover?.outcomeSuffix ? plan.outcome + takeover.outcomeSuffix : plan.outcome;
   const register = plan.register.map((c) => c.instanceId);
   const deregister = plan.deregister.map((c) => c.instanceId);
+  /** Failures after the snapshot: the tick still reports and records what it did (invariant 12). */
+  const errors: string[] = [];
+  let mutations: ClusterReport['mutations'];
   if (!policy.dryRun && !plan.frozen && (register.length > 0 || deregister.length > 0)) {
-    await applyPlan(deps.elbv2, cluster.loadBalancer.targetGroupArn, cluster.loadBalancer.targetPort ?? cluster.vault.port, {
-      register,
-      deregister,
-    });
-    applied = true;
+    try {
+      const done = await applyPlan(deps.elbv2, cluster.loadBalancer.targetGroupArn, cluster.loadBalancer.targetPort ?? cluster.vault.port, {
+        register,
+        deregister,
+        order: plan.order,
+        registerEvenIfDeregisterFails: plan.registerEvenIfDeregisterFails,
+      });
+      mutations = done;
+    } catch (err) {
+      if (!(err instanceof PartialApplyError)) throw err;
+      mutations = err.applied;
+      errors.push(err.message);
+      outcome += `; but ${err.failures.map((f) => `${f.step} failed (${f.error.name}: ${f.error.message})`).join(', ')}`;
+    }
+    planApplied = mutations.registered.length + mutations.deregistered.length > 0;
+    applied = applied || planApplied;
   }
 
   let fencing: ClusterReport['fencing'];
   if (verdict.fencing && cluster.haLock.type === 'dynamodb') {
-    if (policy.fencing === 'break-lock' && !policy.dryRun) {
+    if (takeover?.report.result === 'deleted') {
+      // Never both in one tick (takeover skips a zombie verdict, so this is a backstop).
+      fencing = { action: 'break-lock', result: 'skipped', reason: 'the lock item was already deleted by dead-leader takeover this tick' };
+    } else if (policy.fencing === 'break-lock' && !policy.dryRun) {
       // Conditional on the exact Identity and Expires observed this tick: if the
       // holder renewed in between (it is alive after all) the delete is refused.
       const result = await breakLock(deps.ddb, cluster.haLock.table, {
@@ -212,13 +246,24 @@ export async function reconcileTick(
     lastVerdict: verdict.kind,
     lastVerdictSinceMs: state.lastVerdict === verdict.kind ? (state.lastVerdictSinceMs ?? nowMs) : nowMs,
   };
+  // Bookkeeping never hides what the tick did: a failed write is reported and
+  // the in-memory state (hysteresis, history) still advances for the next tick.
+  const bookkeeping = async (what: string, write: () => Promise<unknown>): Promise<void> => {
+    try {
+      await write();
+    } catch (err) {
+      errors.push(`${what}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    }
+  };
   if (state.lastVerdict !== undefined && state.lastVerdict !== verdict.kind) {
-    await recordVerdictTransition(deps.ddb, config.controlTable, cluster.name, {
-      atMs: nowMs,
-      from: state.lastVerdict,
-      to: verdict.kind,
-      reasons: verdict.reasons,
-    });
+    await bookkeeping('recording the verdict transition', () =>
+      recordVerdictTransition(deps.ddb, config.controlTable, cluster.name, {
+        atMs: nowMs,
+        from: state.lastVerdict,
+        to: verdict.kind,
+        reasons: verdict.reasons,
+      }),
+    );
   }
   if (state.lastNotifiedVerdict !== verdict.kind && (state.lastNotifiedVerdict !== undefined || verdict.kind !== 'healthy')) {
     const sent = await notify(deps.sns, deps.topicArn, {
@@ -246,24 +291,27 @@ export async function reconcileTick(
     alarms: plan.alarms,
     lock: { state: lock.state, ...(lock.identity ? { identity: lock.identity } : {}), ...(lock.remainingMs !== undefined ? { remainingMs: lock.remainingMs } : {}) },
     ...(fencing ? { fencing } : {}),
+    ...(takeover ? { takeover: takeover.report } : {}),
     ...(autoReplace ? { autoReplace } : {}),
+    ...(mutations ? { mutations } : {}),
     tickDurationMs,
   };
 
-  await saveClusterState(deps.ddb, config.controlTable, cluster.name, next);
-  await recordObservation(deps.ddb, config.controlTable, cluster.name, nowMs, report, OBSERVATION_TTL_SECONDS);
+  await bookkeeping('saving the cluster state', () => saveClusterState(deps.ddb, config.controlTable, cluster.name, next));
+  await bookkeeping('recording the observation', () => recordObservation(deps.ddb, config.controlTable, cluster.name, nowMs, report, OBSERVATION_TTL_SECONDS));
+  if (errors.length > 0) report.error = errors.join('; ');
 
   const counts: Partial<Record<NodeHealth['class'], number>> = {};
   for (const n of nodes) counts[n.class] = (counts[n.class] ?? 0) + 1;
   const latencies = nodes.map((n) => n.healthLatencyMs).filter((l): l is number => typeof l === 'number');
-  const registeredAfter = countRegisteredAfter(targets, register, deregister, applied);
+  const registeredAfter = countRegisteredAfter(targets, mutations?.registered ?? [], mutations?.deregistered ?? []);
   deps.logger.raw(
     formatMetrics({
       cluster: cluster.name,
       verdict: verdict.kind,
       counts,
       registeredTargets: registeredAfter,
-      changes: applied ? register.length + deregister.length : 0,
+      changes: (mutations?.registered.length ?? 0) + (mutations?.deregistered.length ?? 0),
       tickDurationMs,
       ...(latencies.length ? { probeLatencyMs: Math.max(...latencies) } : {}),
       probeBlind: verdict.kind === 'probe-blind',
@@ -282,12 +330,93 @@ export async function reconcileTick(
   return { report, state: next };
 }
 
-function countRegisteredAfter(targets: TargetView[], register: string[], deregister: string[], applied: boolean): number {
-  const ids = new Set(targets.filter((t) => t.state !== 'draining').map((t) => t.instanceId));
-  if (applied) {
-    for (const id of deregister) ids.delete(id);
-    for (const id of register) ids.add(id);
+/**
+ * Decides dead-leader takeover from this tick's snapshot and, when every
+ * condition holds, deletes the lock item conditionally on the exact Identity
+ * and Expires observed (a DeleteItem whose condition expression is false
+ * fails and deletes nothing: Amazon DynamoDB Developer Guide, "Condition
+ * expressions"). If the holder renewed after all, or a
+ * contender took the expired item, the condition fails and nothing is deleted.
+ * Vault's contenders then take the absent item at their next 1 s retry, and a
+ * holder still alive loses leadership at its next watch read (DESIGN §3.4).
+ * Returns undefined when the question did not arise this tick. Never throws:
+ * a failed delete is reported, and routing goes on.
+ */
+type TakeoverReport = NonNullable<ClusterReport['takeover']>;
+
+async function runTakeover(
+  deps: ControllerDeps,
+  cluster: ClusterConfig,
+  seen: Pick<Parameters<typeof decideTakeover>[0], 'nodes' | 'probes' | 'verdict' | 'lock' | 'history' | 'nowMs'>,
+): Promise<{ report: TakeoverReport; outcomeSuffix?: string } | undefined> {
+  const haLock = cluster.haLock;
+  if (haLock.type !== 'dynamodb') return undefined;
+  const decision = decideTakeover({
+    ...seen,
+    haType: haLock.type,
+    timings: deps.lockTimings ?? REAL_LOCK_TIMINGS,
+    skewToleranceMs: haLock.skewToleranceMs,
+    policy: { enabled: cluster.policy.deadLeaderTakeover, dryRun: cluster.policy.dryRun },
+  });
+  if (decision.action === 'skip') {
+    if (!decision.applicable) return undefined;
+    const report = { result: 'skipped' as const, reason: decision.reason, ...(decision.evidence ? { evidence: decision.evidence } : {}) };
+    return { report };
   }
+  const ev = decision.evidence;
+  if (decision.action === 'dry-run') {
+    deps.logger.log('info', decision.reason, { cluster: cluster.name, takeover: { result: 'dry-run', evidence: ev } });
+    return {
+      report: { result: 'dry-run', reason: decision.reason, evidence: ev },
+      outcomeSuffix: `; dry run: would delete the lock item of dead ${ev.holder} (Identity ${ev.identity}) for ${ev.standbys.join(', ')} to take`,
+    };
+  }
+
+  let result: 'deleted' | 'changed';
+  try {
+    result = await breakLock(deps.ddb, haLock.table, { identity: ev.identity, expiresAtNs: ev.expiresAtNs });
+  } catch (err) {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    deps.logger.log('error', 'dead-leader takeover: the conditional delete failed', { cluster: cluster.name, error: message, evidence: ev });
+    return { report: { result: 'skipped', reason: `the conditional delete failed (${message}): ${decision.reason}`, evidence: ev } };
+  }
+  if (result === 'changed') {
+    const reason = `the lock item changed since it was observed (renewed or taken), nothing deleted: ${decision.reason}`;
+    deps.logger.log('info', `dead-leader takeover: ${reason}`, { cluster: cluster.name, evidence: ev });
+    return { report: { result: 'changed', reason, evidence: ev }, outcomeSuffix: '; dead-leader takeover: the lock changed since it was observed, nothing deleted' };
+  }
+
+  const what = `deleted the lock item of dead ${ev.holder} (Identity ${ev.identity}, Expires ${ev.expiresAtNs}) from ${haLock.table}`;
+  const evidenceLine = `${ev.proofDetail}; last renewal ${ev.msSinceLastRenewal} ms ago (> ${ev.renewalDeadlineMs} ms); ${ev.standbys.join(', ')} can take over; ${ev.lockRemainingMs} ms before the TTL`;
+  deps.logger.log('warn', `dead-leader takeover: ${what}`, { cluster: cluster.name, evidence: ev, reason: decision.reason });
+  try {
+    await notify(deps.sns, deps.topicArn, {
+      cluster: cluster.name,
+      subject: `Vault ${cluster.name}: dead-leader takeover, lock of ${ev.holder} deleted`,
+      body: {
+        cluster: cluster.name,
+        action: 'dead-leader-takeover',
+        result: 'deleted',
+        table: haLock.table,
+        deleted: { identity: ev.identity, value: ev.value, expiresAtNs: ev.expiresAtNs },
+        evidence: ev,
+        summary: `${what}: ${evidenceLine}`,
+      },
+    });
+  } catch (err) {
+    // The delete happened; a lost notification must not hide it from the report.
+    deps.logger.log('warn', 'dead-leader takeover notification failed', { cluster: cluster.name, error: String(err) });
+  }
+  return {
+    report: { result: 'deleted', reason: decision.reason, evidence: ev },
+    outcomeSuffix: `; dead-leader takeover: ${what} (${evidenceLine})`,
+  };
+}
+
+function countRegisteredAfter(targets: TargetView[], registered: string[], deregistered: string[]): number {
+  const ids = new Set(targets.filter((t) => t.state !== 'draining').map((t) => t.instanceId));
+  for (const id of deregistered) ids.delete(id);
+  for (const id of registered) ids.add(id);
   return ids.size;
 }
 

@@ -28,6 +28,8 @@ import { createControllerHandler, type ControllerReport } from '../../../functio
 import { silentLogger } from '../../../functions/handlers/lib/logger.js';
 import { createClients, destroyClients, type AwsClients } from '../../../functions/adapters/aws-clients.js';
 import { defaultProbe } from '../../../functions/handlers/lib/reconcile.js';
+import { readLock } from '../../../functions/adapters/lock-reader.js';
+import type { LockItemRead } from '../../../functions/core/types.js';
 
 export const TG_ARN = 'arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/vault-e2e/0123456789abcdef';
 export const LOCK_TABLE = 'vault-data';
@@ -50,6 +52,12 @@ export interface HarnessOptions {
   autoReplace?: boolean;
   /** Lock timings scale factor (0.1 → 1.5 s TTL, 500 ms renewals). */
   timeScale?: number;
+  /** haLock.skewToleranceMs (default 250). */
+  skewToleranceMs?: number;
+  /** policy.deadLeaderTakeover (absent: the schema's default). */
+  deadLeaderTakeover?: boolean;
+  /** Standby heartbeat of the simulated nodes (default: scaled with the lock timings). */
+  heartbeat?: { intervalMs?: number; unhealthyAfterMs?: number };
 }
 
 /** One sample per tick: what the target group held after the tick, and what each node said. */
@@ -74,7 +82,15 @@ export class ControllerHarness {
   private clients: AwsClients | undefined;
   readonly handler = createControllerHandler(() => {
     this.clients = createClients();
-    return { ...this.clients, replaceNodeArn: REPLACE_NODE_ARN, probe: defaultProbe, now: Date.now, logger: silentLogger };
+    return {
+      ...this.clients,
+      replaceNodeArn: REPLACE_NODE_ARN,
+      probe: defaultProbe,
+      now: Date.now,
+      logger: silentLogger,
+      // The controller must judge the lock with the timings the nodes run (dead-leader takeover).
+      lockTimings: scaledTimings(this.opts.timeScale ?? 0.1),
+    };
   });
 
   constructor(readonly opts: HarnessOptions = {}) {}
@@ -90,6 +106,7 @@ export class ControllerHarness {
       ddb: { client: this.ddb.client, table: LOCK_TABLE },
       timings: scaledTimings(this.opts.timeScale ?? 0.1),
       rootToken: 'e2e-root',
+      ...(this.opts.heartbeat ? { heartbeat: this.opts.heartbeat } : {}),
     });
     this.fleet = this.cluster.nodes.map((node, i) => ({
       instanceId: `i-0e2e00000000000${i}`,
@@ -123,7 +140,7 @@ export class ControllerHarness {
           discovery: { tagKey: 'vault-cluster', tagValue: 'e2e' },
           vault: { scheme: 'http', port: 8200, address: { tag: 'vault-url' }, probeTimeoutMs: 300 },
           loadBalancer: { targetGroupArn: TG_ARN, routing: o.routing ?? 'active-only' },
-          haLock: { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: 250 },
+          haLock: { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: o.skewToleranceMs ?? 250 },
           policy: {
             dryRun: o.dryRun ?? false,
             probeIntervalSeconds: 1,
@@ -132,6 +149,7 @@ export class ControllerHarness {
             breakLockAfterTicks: o.breakLockAfterTicks ?? 3,
             autoReplace: o.autoReplace ?? false,
             autoReplaceAfterSeconds: 60,
+            ...(o.deadLeaderTakeover !== undefined ? { deadLeaderTakeover: o.deadLeaderTakeover } : {}),
           },
           replacement: {
             launchTemplate: { id: 'lt-0e2e0000000000000' },
@@ -155,6 +173,11 @@ export class ControllerHarness {
   async seedGoneSince(slot: string, sinceMs: number): Promise<void> {
     const state = await loadClusterState(this.ddb.client, CONTROL_TABLE, 'e2e');
     await saveClusterState(this.ddb.client, CONTROL_TABLE, 'e2e', { ...state, goneSinceMs: { ...state.goneSinceMs, [slot]: sinceMs } });
+  }
+
+  /** Vault's lock item as it is in the table now. */
+  readLockItem(): Promise<LockItemRead> {
+    return readLock(this.ddb.client, LOCK_TABLE);
   }
 
   node(instanceId: string): SimulatedVaultNode {
