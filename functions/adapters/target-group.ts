@@ -54,6 +54,10 @@ export async function describeTargets(elb: ElasticLoadBalancingV2Client, targetG
 export interface TargetPlan {
   register: string[];
   deregister: string[];
+  /** Decided by the planner (RegistrationPlan.order); default deregister-first. */
+  order?: 'deregister-first' | 'register-first';
+  /** Decided by the planner: go on registering after a failed deregistration. */
+  registerEvenIfDeregisterFails?: boolean;
 }
 
 export interface AppliedTargets {
@@ -62,16 +66,37 @@ export interface AppliedTargets {
 }
 
 /**
- * Applies a plan. Ordering: DEREGISTER FIRST. If the register call fails after
- * a successful deregister, the group has one target too few for a tick (the
- * next tick registers it); the other order could leave the old and the new
- * active both routed, i.e. clients split across two nodes that both claim to
- * lead — exactly what the controller exists to prevent.
+ * Some of a plan was applied before a call failed: `applied` says exactly what
+ * changed (invariant 12), `cause` is the adapter error of the failed call.
+ */
+export class PartialApplyError extends Error {
+  override readonly name = 'PartialApplyError';
+  constructor(
+    readonly applied: AppliedTargets,
+    readonly failures: Array<{ step: 'register' | 'deregister'; error: Error }>,
+  ) {
+    super(
+      `target group changes failed (${failures.map((f) => `${f.step}: ${f.error.message}`).join('; ')}); ` +
+        `applied: registered [${applied.registered.join(', ')}], deregistered [${applied.deregistered.join(', ')}]`,
+      { cause: failures[0]?.error },
+    );
+  }
+}
+
+/**
+ * Applies a plan in the order the planner chose. Deregister first when a node
+ * that claims active leaves (the other order could route the old and the new
+ * active both for a moment); register first otherwise, so the group never
+ * passes through empty. When deregistration fails and the planner said every
+ * removal is dead or non-routable, the registrations still go ahead: a missing
+ * permission or an ELB brown-out on DeregisterTargets must not keep a new
+ * legitimate active out of the group.
  *
  * Idempotent: empty lists make no call, registering a registered target is a
  * no-op in ELBv2, and deregistering a target that is not registered succeeds.
  * A deregister that fails with InvalidTarget (the instance is terminated or
  * gone) counts as done: a target that cannot exist cannot be routed.
+ * On any failure, throws PartialApplyError saying what did change.
  */
 export async function applyPlan(
   elb: ElasticLoadBalancingV2Client,
@@ -79,24 +104,47 @@ export async function applyPlan(
   port: number,
   plan: TargetPlan,
 ): Promise<AppliedTargets> {
-  const deregister = unique(plan.deregister);
-  const register = unique(plan.register);
-  const deregistered: string[] = [];
-  const registered: string[] = [];
+  const applied: AppliedTargets = { registered: [], deregistered: [] };
+  const failures: Array<{ step: 'register' | 'deregister'; error: Error }> = [];
 
-  for (const batch of chunks(deregister, TARGETS_PER_CALL)) {
-    await deregisterBatch(elb, targetGroupArn, port, batch);
-    deregistered.push(...batch);
-  }
-  for (const batch of chunks(register, TARGETS_PER_CALL)) {
-    try {
-      await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets(batch, port) }));
-    } catch (err) {
-      throw toAdapterError(err, targetGroupArn);
+  const doDeregister = async (): Promise<boolean> => {
+    for (const batch of chunks(unique(plan.deregister), TARGETS_PER_CALL)) {
+      try {
+        await deregisterBatch(elb, targetGroupArn, port, batch);
+      } catch (err) {
+        failures.push({ step: 'deregister', error: err as Error });
+        return false;
+      }
+      applied.deregistered.push(...batch);
     }
-    registered.push(...batch);
+    return true;
+  };
+  const doRegister = async (): Promise<boolean> => {
+    for (const batch of chunks(unique(plan.register), TARGETS_PER_CALL)) {
+      try {
+        await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets(batch, port) }));
+      } catch (err) {
+        failures.push({ step: 'register', error: toAdapterError(err, targetGroupArn) });
+        return false;
+      }
+      applied.registered.push(...batch);
+    }
+    return true;
+  };
+
+  if (plan.order === 'register-first') {
+    // Removing the old targets while the new ones failed to come in could empty the group.
+    if (await doRegister()) await doDeregister();
+  } else {
+    const deregistered = await doDeregister();
+    if (deregistered || plan.registerEvenIfDeregisterFails === true) await doRegister();
   }
-  return { registered, deregistered };
+  if (failures.length > 0) {
+    // A single failure keeps its own type (callers and tests match on it); the
+    // partial result travels with it either way.
+    throw new PartialApplyError(applied, failures);
+  }
+  return applied;
 }
 
 async function deregisterBatch(elb: ElasticLoadBalancingV2Client, arn: string, port: number, batch: string[]): Promise<void> {

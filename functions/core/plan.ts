@@ -79,7 +79,12 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
   const frozenWhy = frozenReason(verdict);
   if (frozenWhy !== undefined) {
     alarms.push(`frozen: ${frozenWhy}; registrations left unchanged`);
-    return finish({ register: [], deregister: [], held: [], frozen: true, alarms }, verdict, policy, frozenWhy);
+    return finish(
+      { register: [], deregister: [], held: [], frozen: true, alarms, order: 'deregister-first', registerEvenIfDeregisterFails: false },
+      verdict,
+      policy,
+      frozenWhy,
+    );
   }
 
   const legitNode = verdict.legitimateActive !== undefined ? nodeById.get(verdict.legitimateActive) : undefined;
@@ -183,7 +188,25 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
     );
   }
 
-  return finish({ register, deregister, held, frozen: false, alarms }, verdict, policy, undefined);
+  const removesClaimant = deregister.some((c) => nodeById.get(c.instanceId)?.claimsActive === true);
+  const everyRemovalSafe = deregister.every((c) => {
+    const r = removals.find((x) => x.instanceId === c.instanceId);
+    return r?.proof !== undefined;
+  });
+  return finish(
+    {
+      register,
+      deregister,
+      held,
+      frozen: false,
+      alarms,
+      order: removesClaimant ? 'deregister-first' : 'register-first',
+      registerEvenIfDeregisterFails: everyRemovalSafe,
+    },
+    verdict,
+    policy,
+    undefined,
+  );
 }
 
 /** A node that can take client requests now or forward them: unsealed, answering, on a running instance. */
@@ -191,7 +214,7 @@ function liveUnsealed(node: NodeHealth): boolean {
   return (
     node.instanceState === 'running' &&
     node.answered &&
-    (node.class === 'active' || node.class === 'standby' || node.class === 'perf-standby')
+    (node.class === 'active' || node.class === 'standby' || node.class === 'perf-standby' || node.class === 'ha-unhealthy')
   );
 }
 
@@ -207,6 +230,9 @@ function keepCandidate(node: NodeHealth, legit: string | undefined, soleClaimant
 /** Lower is better: who stays (or comes in) when only one can. A lone claimant is the last resort. */
 function keepRank(node: NodeHealth, legit: string | undefined): number {
   if (node.instanceId === legit) return 0;
+  // A 474 standby cannot forward until its HA connection heals: it only keeps the
+  // place (already past the ALB's checks) for when it does.
+  if (node.class === 'ha-unhealthy') return 3;
   return node.claimsActive ? 2 : 1;
 }
 
@@ -315,7 +341,7 @@ function withProof(removal: Removal, cls: NodeClass): Removal {
 }
 
 function finish(
-  parts: Pick<RegistrationPlan, 'register' | 'deregister' | 'held' | 'frozen' | 'alarms'>,
+  parts: Pick<RegistrationPlan, 'register' | 'deregister' | 'held' | 'frozen' | 'alarms' | 'order' | 'registerEvenIfDeregisterFails'>,
   verdict: SplitBrainVerdict,
   policy: PlannerPolicy,
   frozenWhy: string | undefined,
@@ -344,6 +370,8 @@ function finish(
     outcome: dry ? `dry run: ${sentence}` : sentence,
     frozen: parts.frozen,
     alarms: parts.alarms,
+    order: parts.order,
+    registerEvenIfDeregisterFails: parts.registerEvenIfDeregisterFails,
   };
 }
 

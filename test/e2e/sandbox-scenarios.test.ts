@@ -101,7 +101,7 @@ describe('sandbox scenarios (integrated storage, compressed timings)', () => {
     assertNeverTwoActivesRouted(run);
   });
 
-  test('zombie-leader under Raft: the unreachable leader is removed and nobody else is routed to', async () => {
+  test('zombie-leader under Raft: the unreachable leader is removed, a forwarding standby keeps the group non-empty, never two actives', async () => {
     const run = await runScenario('zombie-leader', { ...FAST, ha: 'raft' });
     assert.equal(run.result.passed, true, failedChecks(run));
     assertNeverTwoActivesRouted(run);

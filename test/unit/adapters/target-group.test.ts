@@ -10,7 +10,7 @@ import {
   RegisterTargetsCommand,
   TargetGroupNotFoundException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { applyPlan, describeTargets } from '../../../functions/adapters/target-group.js';
+import { applyPlan, describeTargets, PartialApplyError } from '../../../functions/adapters/target-group.js';
 import { AwsTransientError, TargetGroupNotFoundError } from '../../../functions/adapters/errors.js';
 
 const TG = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/vault/0123456789abcdef';
@@ -87,11 +87,47 @@ describe('applyPlan', () => {
     assert.deepEqual(out, { registered: ['i-0new'], deregistered: ['i-0old'] });
   });
 
-  test('a failed deregister leaves registration untouched', async () => {
+  test('deregister-first: a failed deregister leaves registration untouched and says nothing changed', async () => {
     elbMock.on(DeregisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'Throttling', $fault: 'client', $metadata: meta, message: 'Rate exceeded' }));
     elbMock.on(RegisterTargetsCommand).resolves({});
-    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'] }), (e: unknown) => e instanceof AwsTransientError);
+    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'] }), (e: unknown) => {
+      assert.ok(e instanceof PartialApplyError);
+      assert.ok(e.failures[0]?.error instanceof AwsTransientError);
+      assert.deepEqual(e.applied, { registered: [], deregistered: [] });
+      return true;
+    });
     assert.equal(elbMock.commandCalls(RegisterTargetsCommand).length, 0);
+  });
+
+  test('invariant 12: when every removal is dead or non-routable, a failed deregister does not keep the new active out, and the report says so', async () => {
+    elbMock.on(DeregisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: meta, message: 'not authorized' }));
+    elbMock.on(RegisterTargetsCommand).resolves({});
+    await assert.rejects(
+      applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0dead'], order: 'deregister-first', registerEvenIfDeregisterFails: true }),
+      (e: unknown) => {
+        assert.ok(e instanceof PartialApplyError);
+        assert.deepEqual(e.applied, { registered: ['i-0new'], deregistered: [] });
+        assert.equal(e.failures[0]?.step, 'deregister');
+        return true;
+      },
+    );
+    assert.deepEqual(elbMock.commandCalls(RegisterTargetsCommand).map((c) => c.args[0].input.Targets), [[{ Id: 'i-0new', Port: PORT }]]);
+  });
+
+  test('register-first: registers before deregistering, so the group never passes through empty', async () => {
+    const order: string[] = [];
+    elbMock.on(RegisterTargetsCommand).callsFake(() => (order.push('register'), {}));
+    elbMock.on(DeregisterTargetsCommand).callsFake(() => (order.push('deregister'), {}));
+    const out = await applyPlan(elb, TG, PORT, { register: ['i-0b'], deregister: ['i-0a'], order: 'register-first' });
+    assert.deepEqual(order, ['register', 'deregister']);
+    assert.deepEqual(out, { registered: ['i-0b'], deregistered: ['i-0a'] });
+  });
+
+  test('register-first: a failed register removes nothing', async () => {
+    elbMock.on(RegisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'Throttling', $fault: 'client', $metadata: meta, message: 'Rate exceeded' }));
+    elbMock.on(DeregisterTargetsCommand).resolves({});
+    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0b'], deregister: ['i-0a'], order: 'register-first' }), PartialApplyError);
+    assert.equal(elbMock.commandCalls(DeregisterTargetsCommand).length, 0);
   });
 
   const chunkRows = [
@@ -136,6 +172,9 @@ describe('applyPlan', () => {
 
   test('a missing target group on register is TargetGroupNotFoundError', async () => {
     elbMock.on(RegisterTargetsCommand).rejects(new TargetGroupNotFoundException({ $metadata: meta, message: 'One or more target groups not found' }));
-    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0a'], deregister: [] }), (e: unknown) => e instanceof TargetGroupNotFoundError);
+    await assert.rejects(
+      applyPlan(elb, TG, PORT, { register: ['i-0a'], deregister: [] }),
+      (e: unknown) => e instanceof PartialApplyError && e.failures[0]?.error instanceof TargetGroupNotFoundError,
+    );
   });
 });

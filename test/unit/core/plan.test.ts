@@ -483,3 +483,26 @@ describe('planRegistrations: output', () => {
     assert.deepEqual(registeredIds(applyPlan(w.targets, first)), ['i-0b', 'i-0c']);
   });
 });
+
+describe('planRegistrations: the order of the changes', () => {
+  it('deregister first when a node that claims active leaves (never two actives routed, even for a moment)', () => {
+    const nodes = [node.active('i-0a'), node.active('i-0b'), node.standby('i-0c', 'i-0b'), node.standby('i-0d', 'i-0b')];
+    const p = plan(world(nodes, [target('i-0a', 'healthy')]));
+    assert.deepEqual(ids(p.deregister), ['i-0a']);
+    assert.deepEqual(ids(p.register), ['i-0b']);
+    assert.equal(p.order, 'deregister-first');
+  });
+
+  it('register first when only standbys or dead nodes leave: the group never passes through empty', () => {
+    const p = plan(clusterAfterFailover(2));
+    assert.deepEqual([ids(p.register), ids(p.deregister)], [['i-0b'], ['i-0a']]);
+    assert.equal(p.order, 'register-first');
+  });
+
+  it('registrations go ahead despite a failed deregistration only when every removal is dead or proven non-routable', () => {
+    const stopped = plan(world([node.stopped('i-0a'), node.active('i-0b')], [target('i-0a', 'healthy')]));
+    assert.equal(stopped.registerEvenIfDeregisterFails, true);
+    const hysteresisOnly = plan(clusterAfterFailover(2));
+    assert.equal(hysteresisOnly.registerEvenIfDeregisterFails, false);
+  });
+});
