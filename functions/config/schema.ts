@@ -3,9 +3,29 @@
  * contracts (DESIGN §4.5). Field names here are fixed: tests and tools outside
  * this repository depend on them. New fields must be optional with defaults.
  */
+import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 
-const nonEmpty = z.string().trim().min(1);
+/** Every free-form string is bounded: a hostile value must not become a huge error, log line or item. */
+const nonEmpty = z.string().trim().min(1).max(1024);
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const SLOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** Why a CA bundle is unusable, or undefined when every PEM block in it is a parseable X.509 certificate. */
+export function caBundleProblem(pem: string): string | undefined {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return 'must be a PEM bundle containing at least one certificate';
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      return `certificate ${i + 1} of the bundle is not a valid X.509 certificate (a placeholder?)`;
+    }
+  }
+  return undefined;
+}
 
 export const TARGET_GROUP_ARN_PATTERN =
   /^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
@@ -24,7 +44,11 @@ export const vaultSchema = z
     /** PEM bundle of the private CA that signed the nodes' certificates. Added to Node's trust store, never replacing verification. */
     caBundle: z
       .string()
-      .refine((s) => s.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM bundle containing at least one certificate')
+      .max(65_536)
+      .superRefine((s, ctx) => {
+        const problem = caBundleProblem(s);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     probeTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
     /** Responses larger than this are treated as a failed probe. */
@@ -68,7 +92,7 @@ export const unsealSchema = z.discriminatedUnion('mode', [
 
 export const slotSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"'),
+    name: z.string().max(63).regex(SLOT_NAME, 'must be 1-63 letters, digits, ".", "_" or "-"'),
     availabilityZone: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a'),
     subnetId: z.string().regex(/^subnet-[0-9a-z]+$/, 'must be a subnet id (subnet-...)'),
     networkInterfaceId: z.string().regex(/^eni-[0-9a-z]+$/, 'must be a network interface id (eni-...)').optional(),
@@ -130,11 +154,12 @@ const vaultDefaults = vaultSchema.parse({});
 
 export const clusterSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be 1-63 letters, digits, "_" or "-"'),
+    name: z.string().max(63).regex(CLUSTER_NAME, 'must be 1-63 letters, digits, "_" or "-"'),
     discovery: z
       .object({
-        tagKey: nonEmpty,
-        tagValue: nonEmpty,
+        // EC2 tag limits: key 128, value 256 characters.
+        tagKey: nonEmpty.pipe(z.string().max(128)),
+        tagValue: nonEmpty.pipe(z.string().max(256)),
         /** Tag whose value names the replacement slot an instance fills. */
         slotTagKey: nonEmpty.default('vault-slot'),
       })
@@ -194,10 +219,12 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 
 /* ---------------- state machine inputs (DESIGN §4.5) ---------------- */
 
+const inputClusterName = z.string().max(63).regex(CLUSTER_NAME, 'must be a cluster name of the configuration (1-63 letters, digits, "_" or "-")');
+
 export const replaceNodeInputSchema = z
   .object({
-    cluster: nonEmpty,
-    slot: nonEmpty.optional(),
+    cluster: inputClusterName,
+    slot: z.string().max(63).regex(SLOT_NAME, 'must be a slot name of the cluster (1-63 letters, digits, ".", "_" or "-")').optional(),
     instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)').optional(),
     reason: z.string().max(256).optional(),
     dryRun: z.boolean().default(false),
@@ -217,10 +244,10 @@ export type ReplaceNodeInput = z.infer<typeof replaceNodeInputSchema>;
 export const DRILL_SCENARIOS = ['step-down', 'kill-active', 'stop-active-instance', 'terminate-active'] as const;
 export const failoverDrillInputSchema = z
   .object({
-    cluster: nonEmpty,
+    cluster: inputClusterName,
     scenario: z.enum(DRILL_SCENARIOS),
     dryRun: z.boolean().default(false),
-    maxRtoSeconds: z.number().positive().max(3600).default(120),
+    maxRtoSeconds: z.number().min(1).max(3600).default(120),
   })
   .strict();
 export type FailoverDrillInput = z.infer<typeof failoverDrillInputSchema>;

@@ -7,6 +7,7 @@ import { loadConfig, parseConfig } from '../../../functions/config/load.js';
 import { ConfigError } from '../../../functions/config/errors.js';
 import { failoverDrillInputSchema, replaceNodeInputSchema } from '../../../functions/config/schema.js';
 
+const EXAMPLE_CA: string = JSON.parse(await readFile(new URL('../../../config/example.json', import.meta.url), 'utf8')).clusters[0].vault.caBundle;
 const TG = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/vault/0123456789abcdef';
 const minimal = () => ({
   clusters: [{ name: 'prod', discovery: { tagKey: 'vault-cluster', tagValue: 'prod' }, loadBalancer: { targetGroupArn: TG }, haLock: { type: 'dynamodb' } }],
@@ -22,7 +23,7 @@ const problemsOf = (doc: unknown): string[] => {
 };
 
 describe('configuration contract (DESIGN §4.1)', () => {
-  it('accepts the example shipped in the repository and the DESIGN example unchanged', async () => {
+  it('accepts the example shipped in the repository (its CA bundle is a real certificate)', async () => {
     const example = JSON.parse(await readFile(new URL('../../../config/example.json', import.meta.url), 'utf8'));
     const c = parseConfig(example);
     assert.equal(c.clusters[0]?.replacement?.slots.length, 3);
@@ -48,7 +49,7 @@ describe('configuration contract (DESIGN §4.1)', () => {
     const doc = minimal();
     delete (doc.clusters[0] as { loadBalancer?: unknown }).loadBalancer;
     (doc.clusters[0] as Record<string, unknown>).loadBalancer = {};
-    assert.deepEqual(problemsOf(doc), ['clusters[0].loadBalancer.targetGroupArn: Required']);
+    assert.deepEqual(problemsOf(doc), ['clusters[0].loadBalancer.targetGroupArn: Required (expected string)']);
   });
 
   it('reports every invalid field at once, not just the first', () => {
@@ -96,7 +97,7 @@ describe('configuration contract (DESIGN §4.1)', () => {
 
   it('never accepts a CA bundle with plain http (TLS verification is not optional)', () => {
     const doc = minimal() as { clusters: Array<Record<string, unknown>> };
-    doc.clusters[0]!.vault = { scheme: 'http', caBundle: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----' };
+    doc.clusters[0]!.vault = { scheme: 'http', caBundle: EXAMPLE_CA };
     assert.deepEqual(problemsOf(doc), ['clusters[0].vault.caBundle: a CA bundle needs vault.scheme "https"']);
   });
 });
@@ -156,5 +157,49 @@ describe('state machine inputs (DESIGN §4.5)', () => {
       assert.equal(failoverDrillInputSchema.safeParse({ cluster: 'prod', scenario }).success, true);
     }
     assert.equal(failoverDrillInputSchema.safeParse({ cluster: 'prod', scenario: 'reboot' }).success, false);
+  });
+});
+
+describe('hostile input: every malformed value rejected with the field and the expected type, bounded in size', () => {
+  it('a wrong type names the expected and the received type, not "Required"', () => {
+    const doc = minimal() as { clusters: Array<Record<string, unknown>> };
+    doc.clusters[0]!.vault = { port: '8200' };
+    doc.clusters[0]!.policy = { dryRun: 'yes' };
+    assert.deepEqual(problemsOf(doc).sort(), [
+      'clusters[0].policy.dryRun: expected boolean, got string',
+      'clusters[0].vault.port: expected number, got string',
+    ]);
+  });
+
+  it('state machine inputs: wrong types are named as such', () => {
+    const r = replaceNodeInputSchema.safeParse({ cluster: 'prod', slot: 'vault-a', force: 1 });
+    assert.equal(r.success, false);
+    assert.match(JSON.stringify(r.error?.issues.map((i) => i.message)), /expected boolean, received number/);
+  });
+
+  it('a 5 MB cluster name is rejected with a short message that does not echo it', () => {
+    const huge = 'x'.repeat(5 * 1024 * 1024);
+    const r = failoverDrillInputSchema.safeParse({ cluster: huge, scenario: 'kill-active' });
+    assert.equal(r.success, false);
+    const text = JSON.stringify(r.error);
+    assert.ok(text.length < 2_000, `error is ${text.length} characters`);
+    const doc = minimal() as { clusters: Array<Record<string, unknown>> };
+    doc.clusters[0]!.name = huge;
+    doc.clusters[0]![huge] = 1;
+    const problems = problemsOf(doc);
+    assert.ok(problems.join('\n').length < 2_000, `problems are ${problems.join('\n').length} characters`);
+  });
+
+  it('maxRtoSeconds must be at least one second', () => {
+    assert.equal(failoverDrillInputSchema.safeParse({ cluster: 'prod', scenario: 'step-down', maxRtoSeconds: 1e-300 }).success, false);
+    assert.equal(failoverDrillInputSchema.safeParse({ cluster: 'prod', scenario: 'step-down', maxRtoSeconds: 1 }).success, true);
+  });
+
+  it('a CA bundle whose PEM block is not a certificate (a placeholder) is rejected', () => {
+    const doc = minimal() as { clusters: Array<Record<string, unknown>> };
+    doc.clusters[0]!.vault = { caBundle: '-----BEGIN CERTIFICATE-----\nMIIB...replace with your private CA...\n-----END CERTIFICATE-----\n' };
+    assert.deepEqual(problemsOf(doc), ['clusters[0].vault.caBundle: certificate 1 of the bundle is not a valid X.509 certificate (a placeholder?)']);
+    doc.clusters[0]!.vault = { caBundle: EXAMPLE_CA };
+    assert.doesNotThrow(() => parseConfig(doc));
   });
 });
