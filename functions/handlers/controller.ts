@@ -244,11 +244,15 @@ function leaseBusyReport(cluster: ClusterConfig, err: LeaseBusyError, tickDurati
   const holder = err.holder;
   return {
     ...r,
+    // `verdict.kind` must be one of the contract's kinds and nothing was observed;
+    // `skipped` says so to readers of the report. No metric is emitted for a skip,
+    // so the ProbeBlind alarm (real blindness only) does not fire.
     verdict: {
       kind: 'probe-blind',
-      reasons: [`another controller run (${holder.owner}) holds the lease until ${new Date(holder.expiresAtMs).toISOString()}`],
+      reasons: [`not observed: ${holder.owner} holds the lease until ${new Date(holder.expiresAtMs).toISOString()}`],
     },
-    outcome: `skipped: another controller run holds the lease for ${cluster.name}; nothing changed`,
+    skipped: { holder: holder.owner, untilMs: holder.expiresAtMs },
+    outcome: `skipped: ${holder.owner.startsWith('controller:') ? 'another controller run' : holder.owner} holds the lease for ${cluster.name}; nothing changed`,
     alarms: [],
   };
 }

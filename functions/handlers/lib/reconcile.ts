@@ -78,6 +78,8 @@ export interface ClusterReport {
     notes: string[];
     started?: { slot: string; executionName: string; result: 'started' | 'already-started' | 'dry-run'; reason: string };
   };
+  /** The tick did not run: another holder had the cluster's lease (no observation, no metric). */
+  skipped?: { holder: string; untilMs: number };
   /** What this tick really changed in the target group (absent when it made no call). */
   mutations?: { registered: string[]; deregistered: string[] };
   tickDurationMs: number;
