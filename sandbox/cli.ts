@@ -12,6 +12,9 @@ import { createInterface, type Interface } from 'node:readline';
 import { Sandbox, type SandboxView, type TimelineEvent } from './environment.js';
 import { REPLACE_NODE_MAX_SPEED, SCENARIOS, formatTimeline, isDrillScenario, isReplaceNodeScenario, isScenarioName, runScenario } from './scenarios.js';
 import { renderView, formatEvent } from './view.js';
+// vault-ha operator CLI (cli/vault-ha.ts) against this sandbox: see "--- operator CLI ---" in runLive.
+import { startOperatorEndpoints, type OperatorEndpoints } from './operator-endpoints.js';
+import { formatEnv, removeSandboxConnection, writeSandboxConnection } from '../cli/lib/sandbox-connection.js';
 
 interface CliArgs {
   ha: 'dynamodb' | 'raft';
@@ -143,6 +146,7 @@ async function runLive(args: CliArgs): Promise<number> {
   let stopping: Promise<void> | undefined;
   let lineReader: Interface | undefined;
   let frameTimer: NodeJS.Timeout | undefined;
+  let operator: OperatorEndpoints | undefined;
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => (resolveDone = r));
 
@@ -160,6 +164,8 @@ async function runLive(args: CliArgs): Promise<number> {
       process.stdin.pause();
       restoreTerminal();
       console.log('stopping the sandbox…');
+      await operator?.stop();
+      await removeSandboxConnection();
       await sb.stop();
       console.log('stopped: no server, socket or timer left.');
       resolveDone(code);
@@ -227,6 +233,19 @@ async function runLive(args: CliArgs): Promise<number> {
     throw err;
   }
   status = `started in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  // --- operator CLI: the Step Functions and STS endpoints `vault-ha` needs, and how to point it here ---
+  try {
+    operator = await startOperatorEndpoints(sb);
+    const files = await writeSandboxConnection(operator.cliEnv);
+    console.log(
+      `\nOperator CLI against this sandbox, from another terminal in this repository:\n  npx vault-ha --sandbox status\n` +
+        `or with the AWS SDK's standard variables (\`source ${files.envFile}\`):\n${formatEnv(operator.cliEnv)}\n  npx vault-ha status\n`,
+    );
+    status += ' — operator CLI: npx vault-ha --sandbox status';
+  } catch (err) {
+    console.error(`the operator CLI endpoints did not start (${err instanceof Error ? err.message : String(err)}); the sandbox runs without them`);
+  }
+  // --- end operator CLI ---
   if (tty) {
     process.stdin.setRawMode(true);
     process.stdin.setEncoding('utf8');

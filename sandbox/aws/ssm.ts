@@ -549,6 +549,7 @@ export class SsmServer {
       GetParameter: (i) => this.#getParameter(i),
       GetParameters: (i) => this.#getParameters(i),
       GetParametersByPath: (i) => this.#getParametersByPath(i),
+      DescribeParameters: (i) => this.#describeParameters(i),
       DeleteParameter: (i) => this.#deleteParameter(i),
       DescribeInstanceInformation: (i) => this.#describeInstanceInformation(i),
       SendCommand: (i) => this.#sendCommand(i),
@@ -894,6 +895,54 @@ export class SsmServer {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const { items, nextToken: next } = page('GetParametersByPath', matches, (p) => p.name, maxResults, nextToken);
     return { Parameters: items.map((p) => this.#render(p, withDecryption)), ...(next !== undefined ? { NextToken: next } : {}) };
+  }
+
+  /**
+   * Metadata only, never a value (what `vault-ha config check --live` uses to
+   * see that the unseal shares exist). Supports the `Path` filter with the
+   * `OneLevel`/`Recursive` options and `Name` with `Equals`/`BeginsWith`
+   * (API reference, ParameterStringFilter); other keys are refused.
+   */
+  #describeParameters(input: JsonObject): unknown {
+    const maxResults = optInt(input, 'MaxResults', { min: 1, max: 50 }) ?? 50;
+    const nextToken = optString(input, 'NextToken');
+    const conditions: Array<(name: string) => boolean> = [];
+    for (const f of optObjectList(input, 'ParameterFilters') ?? []) {
+      const key = reqString(f, 'Key');
+      const option = optString(f, 'Option');
+      const values = optStringList(f, 'Values') ?? [];
+      if (key === 'Path') {
+        if (option !== undefined && option !== 'OneLevel' && option !== 'Recursive') throw new ValidationError('Option', `The following filter option is not valid: ${option}. Valid options include: [Recursive, OneLevel].`);
+        const recursive = option === 'Recursive';
+        const prefixes = values.map((v) => (v.endsWith('/') ? v : `${v}/`));
+        conditions.push((name) => prefixes.some((p) => name.startsWith(p) && (recursive || !name.slice(p.length).includes('/'))));
+      } else if (key === 'Name') {
+        if (option !== undefined && option !== 'Equals' && option !== 'BeginsWith') throw new ValidationError('Option', `The sandbox supports the Name filter options Equals and BeginsWith, not ${option}.`);
+        conditions.push((name) => values.some((v) => (option === 'BeginsWith' ? name.startsWith(v) : name === v)));
+      } else {
+        throw new InvalidFilterKeyError(key);
+      }
+    }
+    const matches = [...this.#parameters.entries()]
+      .filter(([name]) => conditions.every((c) => c(name)))
+      .map(([, history]) => history.at(-1))
+      .filter((p): p is ParameterVersion => p !== undefined)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { items, nextToken: next } = page('DescribeParameters', matches, (p) => p.name, maxResults, nextToken);
+    return {
+      Parameters: items.map((p) => ({
+        Name: p.name,
+        ARN: this.#arn(p.name),
+        Type: p.type,
+        ...(p.keyId !== undefined ? { KeyId: p.keyId } : {}),
+        LastModifiedDate: epochSeconds(p.lastModifiedMs),
+        Version: p.version,
+        Tier: p.tier,
+        DataType: p.dataType,
+        ...(p.description !== undefined ? { Description: p.description } : {}),
+      })),
+      ...(next !== undefined ? { NextToken: next } : {}),
+    };
   }
 
   #deleteParameter(input: JsonObject): unknown {

@@ -77,6 +77,14 @@ export interface RunStateMachineOptions {
   maxTransitions?: number;
   /** Abort (status FAILED, error `States.Timeout`) after this many ms of wall time. Default 10 min. */
   timeoutMs?: number;
+  /**
+   * Stops the run as StopExecution does (`aborted`). The state running
+   * when the signal fires is not completed (a Task's local handler may still
+   * finish its current call, as a Lambda invocation in flight does on AWS).
+   */
+  signal?: AbortSignal;
+  /** Called with the per-state history so far whenever it changes (a state entered, retried, exited or failed): live progress. */
+  onHistory?: (history: readonly StateHistoryEntry[]) => void;
 }
 
 export interface StateHistoryEntry {
@@ -92,6 +100,8 @@ export interface StateHistoryEntry {
 
 export interface RunStateMachineResult {
   status: 'SUCCEEDED' | 'FAILED';
+  /** `signal` stopped the run (Step Functions calls that status ABORTED; error `States.Aborted` here). */
+  aborted?: true;
   output?: unknown;
   error?: string;
   cause?: string;
@@ -535,11 +545,18 @@ export async function runStateMachine(
 
   const history: StateHistoryEntry[] = [];
   let transitions = 0;
-  let limitHit: 'transitions' | 'time' | undefined;
+  let limitHit: 'transitions' | 'time' | 'stopped' | undefined;
   const timer = setTimeout(() => {
     limitHit = 'time';
     execution.abort();
   }, timeoutMs);
+  const stop = (): void => {
+    if (limitHit) return;
+    limitHit = 'stopped';
+    execution.abort();
+  };
+  if (opts.signal?.aborted) stop();
+  else opts.signal?.addEventListener('abort', stop, { once: true });
 
   const consume = (async () => {
     for await (const ev of execution.eventLogs) {
@@ -576,6 +593,9 @@ export async function runStateMachine(
         default:
           break;
       }
+      if (ev.type === 'StateEntered' || ev.type === 'StateRetried' || ev.type === 'StateFailed' || ev.type === 'StateExited' || ev.type === 'StateCaught') {
+        opts.onHistory?.(history);
+      }
       if (ev.type === 'ExecutionSucceeded' || ev.type === 'ExecutionFailed' || ev.type === 'ExecutionAborted' || ev.type === 'ExecutionTimeout') {
         return;
       }
@@ -589,6 +609,7 @@ export async function runStateMachine(
   } catch (e) {
     await settle(consume);
     const base = { status: 'FAILED' as const, transitions, history, executionName, executionArn, durationMs: Date.now() - started };
+    if (limitHit === 'stopped') return { ...base, aborted: true, error: 'States.Aborted', cause: 'stopped (StopExecution)' };
     if (limitHit === 'time') return { ...base, error: 'States.Timeout', cause: `local run exceeded ${timeoutMs} ms` };
     if (limitHit === 'transitions') {
       return { ...base, error: 'Runner.TransitionLimitExceeded', cause: `local run exceeded ${maxTransitions} transitions` };
@@ -597,6 +618,7 @@ export async function runStateMachine(
     return { ...base, error: inner?.name ?? (e as Error).name, cause: inner?.message ?? (e as Error).message };
   } finally {
     clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', stop);
   }
 }
 

@@ -354,7 +354,7 @@ const TAGGED = existingTags(CLUSTER_TAG);
 const CALLS: Record<string, CallRule> = {
   // --- DynamoDB [DDB-FGAC]: the table ARN; LeadingKeys is the partition key of the items touched.
   ...Object.fromEntries(
-    ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'].map((op) => [
+    ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'].map((op) => [
       `dynamodb:${op}`,
       {
         doc: 'DDB-FGAC',

@@ -35,6 +35,9 @@ import { probeMembers, probeOptionsOf } from '../../adapters/vault-probe.js';
 import { REAL_LOCK_TIMINGS, type LockTimings } from '../../core/ha-lock.js';
 import { decideTakeover } from '../../core/takeover.js';
 import type { Logger } from './logger.js';
+// vault-ha pause (maintenance mode): see "--- maintenance pause ---" below.
+import { readPause } from '../../adapters/pause.js';
+import { activePause, pausedOutcome, pauseSentence } from '../../core/pause.js';
 
 export interface ControllerDeps {
   ec2: EC2Client;
@@ -82,6 +85,8 @@ export interface ClusterReport {
   skipped?: { holder: string; untilMs: number };
   /** What this tick really changed in the target group (absent when it made no call). */
   mutations?: { registered: string[]; deregistered: string[] };
+  /** A maintenance pause was in force (`vault-ha pause`): the tick observed and reported, and changed nothing. */
+  paused?: { by: string; until: string; reason?: string };
   tickDurationMs: number;
   error?: string;
 }
@@ -108,22 +113,33 @@ export async function reconcileTick(
   state: ClusterRunState,
 ): Promise<{ report: ClusterReport; state: ClusterRunState }> {
   const started = deps.now();
-  const policy = cluster.policy;
 
-  // --- snapshot: read the world once (members, targets, probes, lock) ---
-  const [members, targets] = await Promise.all([
+  // --- snapshot: read the world once (members, targets, probes, lock, and the pause) ---
+  const [members, targets, storedPause] = await Promise.all([
     discoverMembers(deps.ec2, cluster),
     describeTargets(deps.elbv2, cluster.loadBalancer.targetGroupArn),
+    readPause(deps.ddb, config.controlTable, cluster.name),
   ]);
   const [probes, lockRead] = await Promise.all([deps.probe(members, cluster), readClusterLock(deps.ddb, cluster.haLock)]);
   const nowMs = deps.now();
+
+  // --- maintenance pause (vault-ha pause; functions/core/pause.ts) ---
+  // While a pause is in force the tick runs exactly as in dry run (DESIGN §5.9:
+  // the full plan is computed and reported, nothing is mutated: no target
+  // changes, no lock deletes, no auto-replace start) and its outcome says so.
+  // Read every tick, so a pause takes effect within one tick; expired pauses
+  // (untilMs passed) are ignored, so a forgotten pause ends by itself.
+  const pause = activePause(storedPause, nowMs);
+  const policy = pause ? { ...cluster.policy, dryRun: true } : cluster.policy;
+  const acting: ClusterConfig = pause ? { ...cluster, policy } : cluster;
+  // --- end maintenance pause ---
 
   // --- assess ---
   const { nodes, lock, verdict } = assessSnapshot({ cluster, members, probes, lockRead, history: state.history, nowMs });
   const failureCounts = updateFailureCounts(state.history.failureCounts, nodes);
 
   // --- dead-leader takeover: first, so the lock moves while the rest of the tick runs ---
-  const takeover = await runTakeover(deps, cluster, { nodes, probes, verdict, lock, history: state.history, nowMs });
+  const takeover = await runTakeover(deps, acting, { nodes, probes, verdict, lock, history: state.history, nowMs });
 
   // --- plan (guards live in the planner) ---
   const plan: RegistrationPlan = planRegistrations({
@@ -184,7 +200,7 @@ export async function reconcileTick(
       fencing = {
         action: 'break-lock',
         result: 'skipped',
-        reason: policy.dryRun ? 'dry run' : `policy.fencing is "${policy.fencing}", not "break-lock"`,
+        reason: pause ? pauseSentence(pause) : policy.dryRun ? 'dry run' : `policy.fencing is "${policy.fencing}", not "break-lock"`,
       };
     }
   }
@@ -237,6 +253,8 @@ export async function reconcileTick(
       }
     }
   }
+
+  if (pause) outcome = pausedOutcome(pause, outcome); // maintenance pause: the outcome names it
 
   // --- record ---
   const memory = tickMemoryOf(verdict, nowMs);
@@ -296,6 +314,7 @@ export async function reconcileTick(
     ...(takeover ? { takeover: takeover.report } : {}),
     ...(autoReplace ? { autoReplace } : {}),
     ...(mutations ? { mutations } : {}),
+    ...(pause ? { paused: { by: pause.pausedBy, until: new Date(pause.untilMs).toISOString(), ...(pause.reason ? { reason: pause.reason } : {}) } } : {}),
     tickDurationMs,
   };
 
