@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ConfigError } from '../../functions/config/errors.js';
 import { AwsAccessDeniedError, TableNotFoundError } from '../../functions/adapters/errors.js';
 import { parseArgs } from '../../cli/lib/args.js';
@@ -23,7 +23,7 @@ import { NotFoundError } from '../../cli/lib/errors.js';
 
 let dir: string;
 let configFile: string;
-before(async () => {
+beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'vault-ha-cli-units-'));
   configFile = path.join(dir, 'config.json');
   await writeFile(
@@ -43,7 +43,7 @@ before(async () => {
     }),
   );
 });
-after(async () => {
+afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { caBundleFindings, checkConfigText, type Finding } from '../../cli/config-check.js';
 import { run } from '../../cli/vault-ha.js';
 import { makeTestPki, type TestPki } from '../support/tls.js';
@@ -16,11 +16,11 @@ const NOW = Date.now();
 let pki: TestPki;
 let dir: string;
 
-before(async () => {
+beforeAll(async () => {
   pki = await makeTestPki();
   dir = await mkdtemp(path.join(tmpdir(), 'vault-ha-config-check-'));
 });
-after(async () => {
+afterAll(async () => {
   await pki.cleanup();
   await rm(dir, { recursive: true, force: true });
 });

@@ -4,7 +4,7 @@
  * against dynalite with the table layout serverless.yml deploys.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { clearPause, readPause, writePause, PAUSE_SK } from '../../functions/adapters/pause.js';
 import {
@@ -24,11 +24,11 @@ let db: DynaliteHandle;
 let n = 0;
 const fresh = (): string => `c${++n}`;
 
-before(async () => {
+beforeAll(async () => {
   db = await startDynalite();
   await createControlTable(db.client, TABLE);
 });
-after(async () => {
+afterAll(async () => {
   await db.close();
 });
 

@@ -4,7 +4,7 @@
  * and the CLI share, and the durations `--for` / `--since` accept.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import {
   activePause,
   DEFAULT_PAUSE_MS,

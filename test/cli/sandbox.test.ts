@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { listObservations } from '../../functions/adapters/control-history.js';
 import { LEASE_SCOPES, readLease } from '../../functions/adapters/control-table.js';
@@ -86,7 +86,7 @@ async function steady(timeoutMs = 30_000): Promise<string> {
   });
 }
 
-before(async () => {
+beforeAll(async () => {
   sb = new Sandbox({ ha: 'dynamodb', fast: true, speed: REPLACE_NODE_MAX_SPEED });
   await sb.start();
   ops = await startOperatorEndpoints(sb);
@@ -94,7 +94,7 @@ before(async () => {
   await steady();
 });
 
-after(async () => {
+afterAll(async () => {
   sfn?.destroy();
   await ops?.stop();
   await sb?.stop();

@@ -8,7 +8,7 @@
  * without whitespace or `:`; ListExecutions newest first).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -60,13 +60,13 @@ let endpoint: SfnEndpoint;
 let sfn: SFNClient;
 let machineArn: string;
 
-before(async () => {
+beforeAll(async () => {
   endpoint = new SfnEndpoint({ region: 'eu-west-1', accountId: '111122223333', machines: [machine] });
   const url = await endpoint.start();
   sfn = new SFNClient({ endpoint: url, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
   machineArn = endpoint.stateMachineArn(machine.name);
 });
-after(async () => {
+afterAll(async () => {
   for (const g of gates.values()) g.release({});
   sfn.destroy();
   await endpoint.stop();

@@ -5,7 +5,7 @@
  * reference, ParameterStringFilter), anything else refused.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { DescribeParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DocumentRegistry } from '../../sandbox/aws/ssm-documents.js';
 import { SsmServer } from '../../sandbox/aws/ssm.js';
@@ -14,7 +14,7 @@ let server: SsmServer;
 let ssm: SSMClient;
 const SECRET = 'share-value-never-listed';
 
-before(async () => {
+beforeAll(async () => {
   server = new SsmServer({ documents: new DocumentRegistry(), region: 'eu-west-1', accountId: '111122223333' });
   const endpoint = await server.start();
   ssm = new SSMClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
@@ -27,7 +27,7 @@ before(async () => {
     await ssm.send(new PutParameterCommand({ Name, Type, Value: SECRET }));
   }
 });
-after(async () => {
+afterAll(async () => {
   ssm.destroy();
   await server.stop();
 });

@@ -6,7 +6,7 @@
  * recent tick could, it says so instead of leaving "probe-blind" unexplained.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -26,7 +26,7 @@ const sfn = mockClient(SFNClient);
 let closedUrl: string;
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 
-before(async () => {
+beforeAll(async () => {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   closedUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -38,7 +38,7 @@ afterEach(() => {
   ddb.reset();
   sfn.reset();
 });
-after(() => {
+afterAll(() => {
   ec2.restore();
   elb.restore();
   ddb.restore();

@@ -5,7 +5,7 @@
  * the mutation nor stop the hysteresis. Real handler, simulated Vault nodes on
  * a dynalite lock, mocked EC2/ELBv2 (support/controller-harness.ts).
  */
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import type { Context } from 'aws-lambda';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';

@@ -5,7 +5,7 @@
  * Real handler, simulated Vault nodes over HTTP on a dynalite lock (timings
  * compressed 10×), mocked EC2/ELBv2.
  */
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import type { Context } from 'aws-lambda';
 import { waitFor } from '../../sandbox/sim/index.js';

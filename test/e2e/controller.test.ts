@@ -3,7 +3,7 @@
  * real (dynalite) DynamoDB HA lock, mocked EC2/ELBv2/SNS. Lock timings are
  * compressed 10× (TTL 1.5 s), so a failover takes a fraction of a second.
  */
-import { afterEach, describe, it, type TestContext } from 'node:test';
+import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -40,7 +40,7 @@ function assertNeverTwoActivesRegistered(harness: ControllerHarness): void {
 }
 
 describe('controller end to end (simulated Vault, dynalite lock)', () => {
-  it('steady state, active-only: registers exactly the lock holder and reports healthy', async (t: TestContext) => {
+  it('steady state, active-only: registers exactly the lock holder and reports healthy', async () => {
     const harness = await steadyCluster();
     const active = harness.activeInstances()[0]!;
     const report = await harness.tick();
@@ -59,7 +59,7 @@ describe('controller end to end (simulated Vault, dynalite lock)', () => {
       ['active', 'standby', 'standby'],
     );
     for (const n of c.nodes) assert.match(n.address ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
-    t.diagnostic(`one tick took ${c.tickDurationMs} ms`);
+    console.info(`one tick took ${c.tickDurationMs} ms`);
   });
 
   it('steady state, all-unsealed: registers every unsealed node', async () => {

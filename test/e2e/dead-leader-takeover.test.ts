@@ -7,7 +7,7 @@
  * (bounded) until the behaviour shows, then checks what the controller
  * reported and what the lock table and the nodes say.
  */
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { waitFor } from '../../sandbox/sim/index.js';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 
 interface Run {
   code: number | null;

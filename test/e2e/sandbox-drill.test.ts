@@ -6,7 +6,7 @@
  * The scenario's own checks read the world before the sandbox stops.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { DRILL_PHASES } from '../../functions/core/drill.js';
 import { runScenario, type ScenarioRun } from '../../sandbox/scenarios.js';
 
@@ -36,19 +36,19 @@ function assertDrillFigures(run: ScenarioRun): void {
   );
 }
 
-describe('failover-drill in the sandbox (fast)', { timeout: 60_000 }, () => {
+describe('failover-drill in the sandbox (fast)', () => {
   test('drill-kill-active: the killed active is replaced by a routed new active, and the drill reports the RTO', async () => {
     const run = await runScenario('drill-kill-active', { fast: true });
     assert.equal(run.result.passed, true, failedChecks(run));
     assertDrillFigures(run);
     // The fault the drill injected shows in the world's own timeline (the simulated node died).
     assert.ok(run.timeline.some((e) => e.kind === 'vault' && /killed/.test(e.detail)), 'the node was killed through SSM');
-  });
+  }, 60_000);
 
   test('drill-step-down: the stepped-down active stays an unsealed standby while another node is routed', async () => {
     const run = await runScenario('drill-step-down', { fast: true });
     assert.equal(run.result.passed, true, failedChecks(run));
     assertDrillFigures(run);
     assert.ok(run.result.checks.some((c) => c.name === 'the stepped-down node is an unsealed standby' && c.passed));
-  });
+  }, 60_000);
 });

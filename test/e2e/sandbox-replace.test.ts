@@ -8,7 +8,7 @@
  * the timeline the world emitted while it ran.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { PHASES } from '../../functions/core/replacement.js';
 import { INSUFFICIENT_CAPACITY_FAULT, locationAgrees, runScenario, type ScenarioRun } from '../../sandbox/scenarios.js';
 

@@ -5,7 +5,7 @@
  * data volume onto a replacement instance; the live view renders the cluster.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { SHARES_PREFIX, STEP_DOWN_TOKEN_PARAMETER, startSandbox, type Sandbox } from '../../sandbox/environment.js';
 import { PREPARE_NODE_DOCUMENT, VAULT_CONTROL_DOCUMENT } from '../../sandbox/ssm-agent-documents.js';
 import { renderView } from '../../sandbox/view.js';
@@ -14,10 +14,10 @@ import { waitFor } from '../../sandbox/sim/index.js';
 describe('sandbox runtime and SSM documents', () => {
   let sb: Sandbox;
 
-  before(async () => {
+  beforeAll(async () => {
     sb = await startSandbox({ ha: 'dynamodb', fast: true });
   });
-  after(async () => {
+  afterAll(async () => {
     await sb?.stop();
   });
 

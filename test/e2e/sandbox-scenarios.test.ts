@@ -6,7 +6,7 @@
  * samples and the timeline.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { runScenario, type ScenarioName, type ScenarioRun } from '../../sandbox/scenarios.js';
 
 const FAST = { fast: true } as const;

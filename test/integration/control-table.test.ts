@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { GetItemCommand, ListTablesCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -23,11 +23,11 @@ const TABLE = 'vault-ha-control';
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const MINUTE = 60_000;
 
-before(async () => {
+beforeAll(async () => {
   db = await startDynalite();
   await createControlTable(db.client, TABLE);
 });
-after(async () => {
+afterAll(async () => {
   await db.close();
 });
 

@@ -58,7 +58,7 @@
  * - [SFN-START] Step Functions Developer Guide, "IAM policies": StartExecution
  *   on the state machine.
  */
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -508,7 +508,7 @@ const CALLS: Record<string, CallRule> = {
 let resolver: TemplateResolver;
 let world: World;
 
-before(async () => {
+beforeAll(async () => {
   const { template } = await packagedService();
   resolver = new TemplateResolver(template);
   const env = resolver.resolve(template.Resources.ReplaceNodeTasksLambdaFunction?.Properties?.Environment?.Variables) as Record<string, string>;

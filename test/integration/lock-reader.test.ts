@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { DeleteTableCommand, GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { breakLock, readLock } from '../../functions/adapters/lock-reader.js';
@@ -8,10 +8,10 @@ import { createVaultLockTable, startDynalite, type DynaliteHandle } from '../sup
 let db: DynaliteHandle;
 let tableNo = 0;
 
-before(async () => {
+beforeAll(async () => {
   db = await startDynalite();
 });
-after(async () => {
+afterAll(async () => {
   await db.close();
 });
 

@@ -2,7 +2,7 @@
  * The Vault HTTP probe adapter against real local HTTP/HTTPS servers on
  * 127.0.0.1 (port 0). Timings are compressed: timeouts of 200–500 ms.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
@@ -416,10 +416,10 @@ describe('vaultRequest: failures', () => {
 
 describe('vaultRequest: TLS', () => {
   let pki: TestPki;
-  before(async () => {
+  beforeAll(async () => {
     pki = await makeTestPki();
   });
-  after(async () => {
+  afterAll(async () => {
     await pki.cleanup();
   });
 

@@ -12,7 +12,7 @@
  *   `Ec2.Ec2Exception`) and never `Sns.*` on the optimized `sns:publish`
  *   integration (it reports `SNS.*`).
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import * as taskErrors from '../../functions/handlers/errors.js';

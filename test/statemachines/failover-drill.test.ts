@@ -13,7 +13,7 @@
  * compressed to 0 ms; instead the handler's clock jumps by the observation
  * interval at each poll, so RTOs are in simulated seconds.
  */
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -34,11 +34,11 @@ let dyn: DynaliteHandle;
 let aws: FakeAws | undefined;
 let execSeq = 0;
 
-before(async () => {
+beforeAll(async () => {
   dyn = await startDynalite();
   await createControlTable(dyn.client, TABLE);
 });
-after(async () => {
+afterAll(async () => {
   await dyn.close();
 });
 afterEach(() => {

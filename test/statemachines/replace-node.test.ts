@@ -5,7 +5,7 @@
  * in-process DynamoDB (dynalite) holding the control table. Waits and retry
  * intervals are compressed to 0 ms; every loop stays bounded by its counter.
  */
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -27,11 +27,11 @@ let aws: FakeAws | undefined;
 let extraMocks: Array<AwsClientStub<EC2Client>> = [];
 let execSeq = 0;
 
-before(async () => {
+beforeAll(async () => {
   dyn = await startDynalite();
   await createControlTable(dyn.client, TABLE);
 });
-after(async () => {
+afterAll(async () => {
   await dyn.close();
 });
 afterEach(() => {

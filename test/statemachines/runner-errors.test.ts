@@ -12,7 +12,7 @@
  * - the optimized SNS integration: `SNS.<Code>Exception`, Cause with
  *   `(Service: AmazonSNS; Status Code: ...; Error Code: ...; ...)`.
  */
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AttachVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';

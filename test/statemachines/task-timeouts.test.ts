@@ -13,7 +13,7 @@
  * one, and each definition bounds the whole execution with its own
  * TimeoutSeconds above its longest bounded path.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, type Tags } from 'yaml';

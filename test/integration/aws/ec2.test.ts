@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, test } from '@jest/globals';
 import {
   AttachVolumeCommand,
   CreateTagsCommand,
@@ -536,7 +536,7 @@ describe('SDK endpoint configuration', () => {
   let endpoint: Ec2Endpoint;
   let saved: string | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     world = new World({ clock: new ScaledClock(SPEED), timings: TIMINGS });
     world.addSubnet({ subnetId: 'subnet-0a', availabilityZone: 'eu-west-1a' });
     endpoint = new Ec2Endpoint(world);
@@ -544,7 +544,7 @@ describe('SDK endpoint configuration', () => {
     process.env['AWS_ENDPOINT_URL_EC2'] = await endpoint.start();
   });
 
-  after(async () => {
+  afterAll(async () => {
     if (saved === undefined) delete process.env['AWS_ENDPOINT_URL_EC2'];
     else process.env['AWS_ENDPOINT_URL_EC2'] = saved;
     await endpoint.stop();

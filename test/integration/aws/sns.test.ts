@@ -2,7 +2,7 @@
  * Contract tests of the local SNS endpoint through the unmodified `@aws-sdk/client-sns`.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from '@jest/globals';
 import { ListTopicsCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { LocalAws } from '../../../sandbox/aws/index.js';
 

@@ -4,7 +4,7 @@
  * limits), never from the implementation.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   CancelCommandCommand,
   DeleteParameterCommand,
@@ -167,11 +167,11 @@ async function send(ssm: SSMClient, input: ConstructorParameters<typeof SendComm
 describe('SSM endpoint wire protocol', () => {
   let server: SsmServer;
   let endpoint: string;
-  before(async () => {
+  beforeAll(async () => {
     server = new SsmServer({ documents: new DocumentRegistry() });
     endpoint = await server.start();
   });
-  after(() => server.stop());
+  afterAll(() => server.stop());
 
   it('serves on 127.0.0.1 with an ephemeral port', () => {
     assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -235,11 +235,11 @@ describe('SSM endpoint wire protocol', () => {
 describe('Parameter Store', () => {
   let server: SsmServer;
   let ssm: SSMClient;
-  before(async () => {
+  beforeAll(async () => {
     server = new SsmServer({ documents: new DocumentRegistry(), region: 'eu-west-1', accountId: '111122223333' });
     ssm = client(await server.start());
   });
-  after(() => server.stop());
+  afterAll(() => server.stop());
 
   it('returns a String parameter as stored, with version 1, its ARN and modification time', async () => {
     const before = Date.now();
@@ -324,7 +324,7 @@ describe('Parameter Store', () => {
   });
 
   describe('GetParametersByPath', () => {
-    before(async () => {
+    beforeAll(async () => {
       for (const name of ['/tree/a', '/tree/b', '/tree/sub/c', '/tree/sub/deeper/d', '/treehouse/x']) {
         await ssm.send(new PutParameterCommand({ Name: name, Value: `value of ${name}`, Type: 'String' }));
       }
@@ -417,11 +417,11 @@ describe('Parameter Store', () => {
 describe('DescribeInstanceInformation', () => {
   let server: SsmServer;
   let ssm: SSMClient;
-  before(async () => {
+  beforeAll(async () => {
     server = new SsmServer({ documents: new DocumentRegistry() });
     ssm = client(await server.start());
   });
-  after(() => server.stop());
+  afterAll(() => server.stop());
 
   async function pingStatusOf(instanceId: string): Promise<string | undefined> {
     const out = await ssm.send(
@@ -505,7 +505,7 @@ describe('Run Command', () => {
   let ssm: SSMClient;
   const A = 'i-0aaaaaaaaaaaaaaa1';
   const B = 'i-0bbbbbbbbbbbbbbb2';
-  before(async () => {
+  beforeAll(async () => {
     server = new SsmServer({
       documents: testDocuments(),
       msPerSecond: MS_PER_SECOND,
@@ -516,7 +516,7 @@ describe('Run Command', () => {
     server.registerAgent(A, fakeAgent(A));
     server.registerAgent(B, fakeAgent(B));
   });
-  after(async () => {
+  afterAll(async () => {
     for (const g of gates.values()) g.open();
     await server.stop();
   });
@@ -544,31 +544,37 @@ describe('Run Command', () => {
     assert.equal(await observe(ssm, commandId, A), 'InvocationDoesNotExist', 'no invocation on an instance not named');
   });
 
-  it('goes InvocationDoesNotExist → Pending → InProgress → Success and then reports the output', async (t) => {
-    // Wider windows than the shared server, so every phase is seen even on a loaded machine.
-    const slow = new SsmServer({ documents: testDocuments(), registrationDelayMs: 200, deliveryDelayMs: 200 });
-    t.after(() => slow.stop());
-    const ssm = client(await slow.start());
-    slow.registerAgent(A, fakeAgent(A));
-    const g = gate('lifecycle');
-    t.after(() => g.open());
-    const commandId = await send(ssm, { DocumentName: 'test-gated', InstanceIds: [A], Parameters: { gate: ['lifecycle'] } });
-    const path = await untilStatus(ssm, commandId, A, ['InProgress']);
-    const running = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: A }));
-    assert.equal(running.StandardOutputContent, '', 'no output before the plugin finishes');
-    assert.equal(running.ResponseCode, -1);
-    assert.notEqual(running.ExecutionStartDateTime, '');
-    g.open();
-    for (const s of await untilStatus(ssm, commandId, A, ['Success'])) if (s !== path.at(-1)) path.push(s);
-    assert.deepEqual(path, ['InvocationDoesNotExist', 'Pending', 'InProgress', 'Success']);
-    const done = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: A }));
-    assert.equal(done.StatusDetails, 'Success');
-    assert.equal(done.ResponseCode, 0);
-    assert.equal(done.StandardOutputContent, 'gate opened');
-    assert.equal(done.DocumentName, 'test-gated');
-    const start = Date.parse(done.ExecutionStartDateTime ?? '');
-    const end = Date.parse(done.ExecutionEndDateTime ?? '');
-    assert.ok(Number.isFinite(start) && Number.isFinite(end) && end >= start, 'ISO 8601 start/end times');
+  it('goes InvocationDoesNotExist → Pending → InProgress → Success and then reports the output', async () => {
+    const cleanup: Array<() => unknown> = [];
+    try {
+      // Wider windows than the shared server, so every phase is seen even on a loaded machine.
+      const slow = new SsmServer({ documents: testDocuments(), registrationDelayMs: 200, deliveryDelayMs: 200 });
+      cleanup.push(() => slow.stop());
+      const ssm = client(await slow.start());
+      slow.registerAgent(A, fakeAgent(A));
+      const g = gate('lifecycle');
+      cleanup.push(() => g.open());
+      const commandId = await send(ssm, { DocumentName: 'test-gated', InstanceIds: [A], Parameters: { gate: ['lifecycle'] } });
+      const path = await untilStatus(ssm, commandId, A, ['InProgress']);
+      const running = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: A }));
+      assert.equal(running.StandardOutputContent, '', 'no output before the plugin finishes');
+      assert.equal(running.ResponseCode, -1);
+      assert.notEqual(running.ExecutionStartDateTime, '');
+      g.open();
+      for (const s of await untilStatus(ssm, commandId, A, ['Success'])) if (s !== path.at(-1)) path.push(s);
+      assert.deepEqual(path, ['InvocationDoesNotExist', 'Pending', 'InProgress', 'Success']);
+      const done = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: A }));
+      assert.equal(done.StatusDetails, 'Success');
+      assert.equal(done.ResponseCode, 0);
+      assert.equal(done.StandardOutputContent, 'gate opened');
+      assert.equal(done.DocumentName, 'test-gated');
+      const start = Date.parse(done.ExecutionStartDateTime ?? '');
+      const end = Date.parse(done.ExecutionEndDateTime ?? '');
+      assert.ok(Number.isFinite(start) && Number.isFinite(end) && end >= start, 'ISO 8601 start/end times');
+    } finally {
+      // the test's cleanups, in the order registered, also when it fails
+      for (const fn of cleanup) await fn();
+    }
   });
 
   it('satisfies the SDK waiter waitUntilCommandExecuted (it retries on InvocationDoesNotExist)', async () => {
@@ -740,7 +746,7 @@ describe('Run Command', () => {
   describe('secret hygiene', () => {
     const F = 'i-0fffffffffffffff6';
     let shares: string[];
-    before(async () => {
+    beforeAll(async () => {
       server.registerAgent(F, fakeAgent(F));
       shares = unsealShares(3);
       for (const [i, share] of shares.entries()) {
@@ -807,7 +813,7 @@ describe('SendCommand parameters, checked against the document declaration', () 
     stdout: JSON.stringify(ctx.parameters),
     stderr: '',
   });
-  before(async () => {
+  beforeAll(async () => {
     const registry = testDocuments();
     registry.registerDocument(
       'test-slow-default',
@@ -824,7 +830,7 @@ describe('SendCommand parameters, checked against the document declaration', () 
     ssm = client(await server.start());
     server.registerAgent(A, fakeAgent(A));
   });
-  after(() => server.stop());
+  afterAll(() => server.stop());
 
   async function rejection(input: ConstructorParameters<typeof SendCommandCommand>[0]): Promise<{ name: string; message: string }> {
     try {

@@ -1,5 +1,5 @@
 /** createSimCluster and scaledTimings: the factories the sandbox, e2e tests and benchmark build on. */
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { REAL_LOCK_TIMINGS } from '../../../functions/core/ha-lock.js';
 import { createSimCluster } from '../../../sandbox/sim/cluster.js';
@@ -27,10 +27,10 @@ describe('scaledTimings', () => {
 
 describe('createSimCluster', () => {
   let ddb: DynaliteHandle;
-  before(async () => {
+  beforeAll(async () => {
     ddb = await startDynalite();
   });
-  after(async () => {
+  afterAll(async () => {
     await ddb.close();
   });
 

@@ -2,7 +2,7 @@
  * Simulated Vault nodes taking Vault's DynamoDB HA lock (DESIGN §3.4) on an
  * in-process DynamoDB, with timings compressed 33× (TTL 450 ms).
  */
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCK_ATTR, LOCK_ITEM_KEY, NS_PER_MS, type LockTimings } from '../../../functions/core/ha-lock.js';
@@ -29,10 +29,10 @@ let ddb: DynaliteHandle;
 let tableSeq = 0;
 let nodes: SimulatedVaultNode[] = [];
 
-before(async () => {
+beforeAll(async () => {
   ddb = await startDynalite();
 });
-after(async () => {
+afterAll(async () => {
   await ddb.close();
 });
 afterEach(async () => {

@@ -3,7 +3,7 @@
  * §3.1, Vault's http/sys_health.go), /v1/sys/leader, seal-status/unseal,
  * step-down, and request forwarding from standbys (§3.3a).
  */
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,10 +36,10 @@ let ddb: DynaliteHandle;
 let tableSeq = 0;
 let nodes: SimulatedVaultNode[] = [];
 
-before(async () => {
+beforeAll(async () => {
   ddb = await startDynalite();
 });
-after(async () => {
+afterAll(async () => {
   await ddb.close();
 });
 afterEach(async () => {
@@ -404,7 +404,7 @@ describe('TLS', () => {
   let dir: string;
   let pki: { keyPem: string; certPem: string };
 
-  before(() => {
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'sim-tls-'));
     execFileSync(
       '/usr/bin/openssl',
@@ -417,7 +417,7 @@ describe('TLS', () => {
     );
     pki = { keyPem: readFileSync(join(dir, 'key.pem'), 'utf8'), certPem: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves https verified against its CA and forwards between nodes over verified TLS', async () => {
     const { active, standbys } = await activeAndStandbys(2, { tls: pki });

@@ -2,7 +2,7 @@
  * Simulated nodes on integrated storage (Raft): election, re-election after
  * the leader dies, leader views, indexes and removed peers (530 on 1.19+).
  */
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { HEALTH_STATUS, VAULT_PATHS, type VaultHealthBody, type VaultLeaderBody } from '../../../functions/core/vault-api.js';
 import { createSimCluster, type SimCluster } from '../../../sandbox/sim/cluster.js';

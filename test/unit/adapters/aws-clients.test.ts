@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { makeClients, DEFAULT_MAX_ATTEMPTS } from '../../../functions/adapters/aws-clients.js';
 

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
 import { DescribeInstancesCommand, EC2Client, EC2ServiceException, type Instance } from '@aws-sdk/client-ec2';
 import { clusterSchema, type ClusterConfig } from '../../../functions/config/schema.js';
 import { discoverMembers, memberAddress } from '../../../functions/adapters/ec2-fleet.js';
@@ -50,8 +51,9 @@ describe('discoverMembers', () => {
   test('filters by the discovery tag and asks for instances in every state, terminated included', async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
     await discoverMembers(ec2, cluster());
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { Filters: expect.arrayContaining([{ Name: 'tag:vault-cluster', Values: ['prod'] }]) });
     const calls = ec2Mock.commandCalls(DescribeInstancesCommand);
-    assert.equal(calls.length, 1);
     const filters = calls[0]!.args[0].input.Filters ?? [];
     assert.deepEqual(filters.find((f) => f.Name === 'tag:vault-cluster')?.Values, ['prod']);
     assert.deepEqual(
@@ -73,6 +75,7 @@ describe('discoverMembers', () => {
 
     const tokens = ec2Mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.NextToken);
     assert.deepEqual(tokens, [undefined, 'page-2', 'page-3']);
+    expect(ec2Mock).toHaveReceivedNthSpecificCommandWith(3, DescribeInstancesCommand, { NextToken: 'page-3' });
     assert.deepEqual(
       members.map((m) => m.instanceId),
       ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'],

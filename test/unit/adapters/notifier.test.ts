@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
 import { AuthorizationErrorException, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { notify, snsSubject } from '../../../functions/adapters/notifier.js';
 import { AwsCallError } from '../../../functions/adapters/errors.js';
@@ -20,7 +21,7 @@ describe('notify', () => {
   test('without a topic it sends nothing and returns false', async () => {
     const sent = await notify(sns, undefined, { cluster: 'prod', subject: 'Vault prod: split-brain', body: {} });
     assert.equal(sent, false);
-    assert.equal(snsMock.calls().length, 0);
+    expect(snsMock).not.toHaveReceivedAnyCommand();
   });
 
   test('publishes the subject, a JSON message and a cluster attribute', async () => {
@@ -28,9 +29,9 @@ describe('notify', () => {
     const body = { from: 'healthy', to: 'split-brain', reasons: ['i-0a and i-0b both claim active'] };
     const sent = await notify(sns, TOPIC, { cluster: 'prod', subject: 'Vault prod: split-brain', body });
     assert.equal(sent, true);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC, Subject: 'Vault prod: split-brain' });
     const input = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
-    assert.equal(input?.TopicArn, TOPIC);
-    assert.equal(input?.Subject, 'Vault prod: split-brain');
     assert.deepEqual(input?.MessageAttributes, { cluster: { DataType: 'String', StringValue: 'prod' } });
     const message = JSON.parse(input?.Message ?? '') as Record<string, unknown>;
     assert.equal(message['cluster'], 'prod');
@@ -42,6 +43,7 @@ describe('notify', () => {
     snsMock.on(PublishCommand).resolves({});
     const subject = `Vault prod: zombie-leader ${'x'.repeat(150)}`;
     await notify(sns, TOPIC, { cluster: 'prod', subject, body: {} });
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC, Subject: expect.stringMatching(/^Vault prod: zombie-leader/) });
     const input = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
     assert.ok((input?.Subject?.length ?? 0) < 100, `length ${input?.Subject?.length}`);
     assert.ok(input?.Subject?.startsWith('Vault prod: zombie-leader'));

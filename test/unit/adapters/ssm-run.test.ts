@@ -6,10 +6,11 @@
  * supply values to parameters defined in the SSM document." There is no built-in
  * `executionTimeout`; AWS-RunShellScript accepts one only because it declares it.
  */
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { parse } from 'yaml';
 import { DOCUMENT_PARAMETERS, DisallowedParameterError, sendDocument } from '../../../functions/adapters/ssm-run.js';
@@ -39,11 +40,13 @@ describe('sendDocument', () => {
     };
     // Act + Assess
     await assert.rejects(sendDocument(ssm, req), (e: unknown) => e instanceof DisallowedParameterError && e.parameter === 'executionTimeout');
-    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 0, 'nothing was sent');
+    expect(ssmMock).not.toHaveReceivedCommand(SendCommandCommand); // nothing was sent
   });
 
   test('sends no executionTimeout at all when none is asked for (the document default applies)', async () => {
     await sendDocument(ssm, { documentName: 'd-x', instanceId: I, parameters: { Action: 'stop' }, allowedParameters: DOCUMENT_PARAMETERS.vaultControl });
+    expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { DocumentName: 'd-x', InstanceIds: [I] });
     assert.deepEqual(sentParameters(), { Action: ['stop'] });
   });
 
@@ -52,7 +55,7 @@ describe('sendDocument', () => {
       sendDocument(ssm, { documentName: 'd-x', instanceId: I, parameters: { Action: 'stop', Share: 'abc' }, allowedParameters: DOCUMENT_PARAMETERS.vaultControl }),
       (e: unknown) => e instanceof DisallowedParameterError && e.parameter === 'Share' && e.documentName === 'd-x',
     );
-    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 0);
+    expect(ssmMock).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
   const rows: Array<{ name: string; allowed: readonly string[]; parameters: Record<string, string>; timeout: number }> = [
@@ -75,6 +78,7 @@ describe('sendDocument', () => {
   for (const row of rows) {
     test(`${row.name}: every parameter SendCommand carries is one the document declares, executionTimeout included`, async () => {
       await sendDocument(ssm, { documentName: 'd-x', instanceId: I, parameters: row.parameters, allowedParameters: row.allowed, executionTimeoutSeconds: row.timeout });
+      expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, { DocumentName: 'd-x', InstanceIds: [I], Parameters: expect.objectContaining({ executionTimeout: [String(row.timeout)] }) });
       const sent = sentParameters();
       for (const key of Object.keys(sent)) assert.ok(row.allowed.includes(key), `${key} is not declared`);
       assert.deepEqual(sent.executionTimeout, [String(row.timeout)]);

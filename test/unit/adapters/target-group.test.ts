@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
 import {
   DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
@@ -25,6 +26,10 @@ beforeEach(() => {
 });
 afterEach(() => elb.destroy());
 
+/** The inputs sent with `command`, in order (for exact comparisons: no field more, none less). */
+const inputsOf = <I extends object>(command: new (input: I) => unknown): I[] =>
+  elbMock.commandCalls(command as never).map((c) => (c.args[0] as { input: I }).input);
+
 const ids = (n: number, prefix = 'i-0'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(16, '0')}`);
 const meta = { httpStatusCode: 400 };
 
@@ -38,7 +43,10 @@ describe('describeTargets', () => {
       ],
     });
     const views = await describeTargets(elb, TG);
-    assert.deepEqual(elbMock.commandCalls(DescribeTargetHealthCommand)[0]?.args[0].input, { TargetGroupArn: TG });
+    expect(elbMock).toHaveReceivedCommandTimes(DescribeTargetHealthCommand, 1);
+    expect(elbMock).toHaveReceivedCommandWith(DescribeTargetHealthCommand, { TargetGroupArn: TG });
+    // The whole group: no Targets filter.
+    expect(inputsOf(DescribeTargetHealthCommand)).toStrictEqual([{ TargetGroupArn: TG }]);
     assert.deepEqual(views, [
       { instanceId: 'i-0a', port: PORT, state: 'healthy' },
       { instanceId: 'i-0b', port: PORT, state: 'unhealthy', reason: 'Target.ResponseCodeMismatch', description: 'Health checks failed with these codes: [429]' },
@@ -66,7 +74,7 @@ describe('describeTargets', () => {
 describe('applyPlan', () => {
   test('an empty plan makes no call', async () => {
     const out = await applyPlan(elb, TG, PORT, { register: [], deregister: [] });
-    assert.equal(elbMock.calls().length, 0);
+    expect(elbMock).not.toHaveReceivedAnyCommand();
     assert.deepEqual(out, { registered: [], deregistered: [] });
   });
 
@@ -82,8 +90,11 @@ describe('applyPlan', () => {
     elbMock.on(DeregisterTargetsCommand).resolves({});
     elbMock.on(RegisterTargetsCommand).resolves({});
     const out = await applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'] });
-    assert.deepEqual(elbMock.commandCalls(RegisterTargetsCommand)[0]?.args[0].input, { TargetGroupArn: TG, Targets: [{ Id: 'i-0new', Port: PORT }] });
-    assert.deepEqual(elbMock.commandCalls(DeregisterTargetsCommand)[0]?.args[0].input, { TargetGroupArn: TG, Targets: [{ Id: 'i-0old', Port: PORT }] });
+    expect(elbMock).toHaveReceivedCommandWith(RegisterTargetsCommand, { TargetGroupArn: TG, Targets: [{ Id: 'i-0new', Port: PORT }] });
+    expect(elbMock).toHaveReceivedCommandWith(DeregisterTargetsCommand, { TargetGroupArn: TG, Targets: [{ Id: 'i-0old', Port: PORT }] });
+    // Exactly one call each, with nothing else in the input.
+    expect(inputsOf(RegisterTargetsCommand)).toStrictEqual([{ TargetGroupArn: TG, Targets: [{ Id: 'i-0new', Port: PORT }] }]);
+    expect(inputsOf(DeregisterTargetsCommand)).toStrictEqual([{ TargetGroupArn: TG, Targets: [{ Id: 'i-0old', Port: PORT }] }]);
     assert.deepEqual(out, { registered: ['i-0new'], deregistered: ['i-0old'] });
   });
 
@@ -96,7 +107,7 @@ describe('applyPlan', () => {
       assert.deepEqual(e.applied, { registered: [], deregistered: [] });
       return true;
     });
-    assert.equal(elbMock.commandCalls(RegisterTargetsCommand).length, 0);
+    expect(elbMock).not.toHaveReceivedCommand(RegisterTargetsCommand);
   });
 
   test('invariant 12: when every removal is dead or non-routable, a failed deregister does not keep the new active out, and the report says so', async () => {
@@ -111,6 +122,8 @@ describe('applyPlan', () => {
         return true;
       },
     );
+    expect(elbMock).toHaveReceivedCommandTimes(RegisterTargetsCommand, 1);
+    expect(elbMock).toHaveReceivedCommandWith(RegisterTargetsCommand, { Targets: [{ Id: 'i-0new', Port: PORT }] });
     assert.deepEqual(elbMock.commandCalls(RegisterTargetsCommand).map((c) => c.args[0].input.Targets), [[{ Id: 'i-0new', Port: PORT }]]);
   });
 
@@ -127,7 +140,7 @@ describe('applyPlan', () => {
     elbMock.on(RegisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'Throttling', $fault: 'client', $metadata: meta, message: 'Rate exceeded' }));
     elbMock.on(DeregisterTargetsCommand).resolves({});
     await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0b'], deregister: ['i-0a'], order: 'register-first' }), PartialApplyError);
-    assert.equal(elbMock.commandCalls(DeregisterTargetsCommand).length, 0);
+    expect(elbMock).not.toHaveReceivedCommand(DeregisterTargetsCommand);
   });
 
   const chunkRows = [
@@ -154,7 +167,7 @@ describe('applyPlan', () => {
     elbMock.on(DeregisterTargetsCommand).rejects(new InvalidTargetException({ $metadata: meta, message: 'Target i-0gone is not a valid instance' }));
     const out = await applyPlan(elb, TG, PORT, { register: [], deregister: ['i-0gone'] });
     assert.deepEqual(out.deregistered, ['i-0gone']);
-    assert.equal(elbMock.commandCalls(DeregisterTargetsCommand).length, 1);
+    expect(elbMock).toHaveReceivedCommandTimes(DeregisterTargetsCommand, 1);
   });
 
   test('InvalidTarget in a batch retries one by one so live targets are still removed', async () => {
@@ -167,6 +180,8 @@ describe('applyPlan', () => {
     const out = await applyPlan(elb, TG, PORT, { register: [], deregister: ['i-0live', 'i-0gone'] });
     const single = elbMock.commandCalls(DeregisterTargetsCommand).slice(1).map((c) => c.args[0].input.Targets?.map((t) => t.Id));
     assert.deepEqual(single, [['i-0live'], ['i-0gone']]);
+    expect(elbMock).toHaveReceivedCommandTimes(DeregisterTargetsCommand, 3);
+    expect(elbMock).toHaveReceivedNthSpecificCommandWith(1, DeregisterTargetsCommand, { TargetGroupArn: TG, Targets: [{ Id: 'i-0live', Port: PORT }, { Id: 'i-0gone', Port: PORT }] });
     assert.deepEqual(out.deregistered, ['i-0live', 'i-0gone']);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { normaliseAddress, standbyVotes } from '../../../functions/core/assess.js';
 import { classifyHealth } from '../../../functions/core/classify.js';
 import type { NodeHealth, SplitBrainVerdict, TickMemory } from '../../../functions/core/types.js';

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { autoReplaceExecutionName, decideAutoReplace, type AutoReplaceInput } from '../../../functions/core/auto-replace.js';
 import type { Member } from '../../../functions/core/types.js';

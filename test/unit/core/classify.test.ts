@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { classifyHealth } from '../../../functions/core/classify.js';
 import type { InstanceState, NodeClass, ProbeFailureReason, ProbeResult } from '../../../functions/core/types.js';
 import type { VaultHealthBody } from '../../../functions/core/vault-api.js';

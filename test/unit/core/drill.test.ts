@@ -2,7 +2,7 @@
  * Pure decisions of the failover drill (functions/core/drill.ts): when a drill
  * may start, what it injects, when observation stops, and how it is judged.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import {
   checkDrillInput,

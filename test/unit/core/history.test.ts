@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../../functions/core/history.js';
 import type { SplitBrainVerdict } from '../../../functions/core/types.js';
 import { NOW_MS, emptyHistory, lock, node, tick } from './factories.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import fc from 'fast-check';
 import { observeLock } from '../../../functions/core/lock.js';
 import type { LockItemRead } from '../../../functions/core/types.js';

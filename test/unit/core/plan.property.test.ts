@@ -3,7 +3,7 @@
  * claims, standby views, lock states, histories, target views and failure counts).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import fc from 'fast-check';
 import { classifyHealth } from '../../../functions/core/classify.js';
 import { planRegistrations } from '../../../functions/core/plan.js';

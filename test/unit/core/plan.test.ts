@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { planRegistrations } from '../../../functions/core/plan.js';
 import type { NodeHealth, PlannerPolicy, SplitBrainVerdict, TargetView } from '../../../functions/core/types.js';
 import { classifyHealth } from '../../../functions/core/classify.js';

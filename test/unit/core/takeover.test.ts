@@ -5,7 +5,7 @@
  * and the verdict assessed by the real core, from realistic probe answers.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import fc from 'fast-check';
 import { assessLeadership } from '../../../functions/core/assess.js';
 import { classifyHealth } from '../../../functions/core/classify.js';

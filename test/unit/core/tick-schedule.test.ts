@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { nextTick, type TickSchedule } from '../../../functions/core/tick-schedule.js';
 
 const S: TickSchedule = { intervalMs: 5_000, fastIntervalMs: 1_000, fastWindowMs: 120_000 };

@@ -7,7 +7,7 @@
  * lsblk/blkid/file/mkfs/mount/curl/aws that record every argv and the stdin
  * Vault receives, and a real systemd-style /etc/vault.d/vault.env.
  */
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -180,7 +180,7 @@ const vaultStarted = (run: ScriptRun): boolean => calls(run, 'systemctl').some((
 
 describe('PrepareNode on a node: unseal through stdin, nothing secret in argv or output', () => {
   let run: ScriptRun;
-  before(async () => {
+  beforeAll(async () => {
     run = await runPrepare({}, prepareParams({ VolumeId: '' }));
   });
 
