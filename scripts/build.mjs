@@ -3,6 +3,17 @@
 // `handler:` string in serverless.yml resolves both in Lambda (the .mjs) and
 // outside AWS (the .ts, through tsx). serverless-esbuild is not used: it hangs
 // on build errors (TOOLCHAIN.md).
+//
+// What keeps the bundles small (sizes: `npm run bench -- --footprint`):
+// - ES module builds of dependencies (`mainFields`: module first). esbuild's
+//   default for platform node prefers `main`, the AWS SDK's CommonJS build,
+//   which cannot be tree-shaken (the EC2 client alone was 1 MB of it).
+// - The AWS SDK's generated schemas made tree-shakable (sdkSchemaLiteralKeys).
+// - Code splitting: what a function reaches only through `import()` (the SDK's
+//   SSO / profile / web-identity credential providers, the clients one path
+//   loads lazily) becomes a chunk of its own, loaded only when that path runs,
+//   so it costs nothing at module init. The chunks sit in the zip next to the
+//   handler; a function's size is the sum of all its files.
 import { build } from 'esbuild';
 import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -12,7 +23,7 @@ import { parseDocument } from 'yaml';
 import { zipFiles } from './zip.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = path.join(root, '.build');
+export const DEFAULT_OUT_DIR = path.join(root, '.build');
 
 export async function readFunctions() {
   const doc = parseDocument(await readFile(path.join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' });
@@ -24,34 +35,113 @@ export async function readFunctions() {
   });
 }
 
-export async function buildAll({ quiet = false } = {}) {
+/**
+ * The AWS SDK's generated schemas (`dist-es/schemas/schemas_0.js`) key their
+ * trait objects with computed properties (`{ [_xN]: ... }`, `_xN` a string
+ * constant). esbuild cannot prove a computed key free of side effects, so it
+ * keeps every schema of a client that is imported at all: 550 KB of EC2 shapes
+ * for two Describe calls (aws/aws-sdk-js-v3#7607; fixed upstream in the code
+ * generator by smithy-lang/smithy-typescript#1889, which writes literal keys).
+ * This does the same at build time: a computed key naming one of the file's own
+ * string constants becomes that string literal. Nothing else changes.
+ */
+export const sdkSchemaLiteralKeys = {
+  name: 'sdk-schema-literal-keys',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]@aws-sdk[\\/].*[\\/]dist-es[\\/](?:.*[\\/])?schemas[\\/]schemas_\d+\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const strings = new Map();
+      for (const m of source.matchAll(/^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm)) strings.set(m[1], m[2]);
+      const contents = source.replace(/([{,]\s*)\[(_\w+)\]:/g, (all, before, id) => {
+        const literal = strings.get(id);
+        return literal === undefined ? all : `${before}${literal}:`;
+      });
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+/** esbuild options for one function (exported for the footprint bench). */
+export function esbuildOptions(fn, outdir) {
+  return {
+    // Metafile paths are relative to this directory (initialFiles relies on it).
+    absWorkingDir: root,
+    entryPoints: [fn.entry],
+    outdir,
+    // The handler keeps its source path (functions/handlers/controller.mjs); chunks go to chunks/.
+    entryNames: fn.modulePath,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    minify: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    // bowser parses browser user agents; the SDK reaches it only through an
+    // `import()` in its browser user-agent provider, which Node never runs.
+    external: ['bowser'],
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+    // Some transitive dependencies are CommonJS and could call require().
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+    metafile: true,
+    plugins: [sdkSchemaLiteralKeys],
+  };
+}
+
+/**
+ * The files loaded when the handler module is imported: the entry and, transitively,
+ * the chunks it imports statically (`import()` targets load later, if ever).
+ */
+export function initialFiles(metafile, entryOutput) {
+  const seen = new Set();
+  const stack = [entryOutput];
+  while (stack.length > 0) {
+    const k = stack.pop();
+    if (seen.has(k) || !metafile.outputs[k]) continue;
+    seen.add(k);
+    for (const i of metafile.outputs[k].imports) if (i.kind === 'import-statement') stack.push(i.path);
+  }
+  return seen;
+}
+
+export async function buildAll({ quiet = false, outDir = DEFAULT_OUT_DIR } = {}) {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const results = [];
   for (const fn of await readFunctions()) {
     if (!existsSync(fn.entry)) throw new Error(`function ${fn.name}: handler source ${fn.entry} not found`);
-    const out = await build({
-      entryPoints: [fn.entry],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      write: false,
-      legalComments: 'none',
-      logLevel: 'silent',
-      // Some transitive dependencies are CommonJS and call require().
-      banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
-      metafile: true,
-    });
-    const code = Buffer.from(out.outputFiles[0].contents);
-    const zip = zipFiles([{ name: `${fn.modulePath}.mjs`, data: code }]);
+    // A directory that is never written (write: false): it only anchors the output paths.
+    const virtualDir = path.join(outDir, `${fn.name}.out`);
+    const out = await build(esbuildOptions(fn, virtualDir));
+    const files = out.outputFiles.map((f) => ({ name: path.relative(virtualDir, f.path).split(path.sep).join('/'), data: Buffer.from(f.contents) }));
+    const handlerFile = `${fn.modulePath}.mjs`;
+    if (!files.some((f) => f.name === handlerFile)) throw new Error(`function ${fn.name}: esbuild wrote no ${handlerFile}`);
+    const zip = zipFiles(files);
     const zipPath = path.join(outDir, `${fn.name}.zip`);
     await writeFile(zipPath, zip);
     await writeFile(path.join(outDir, `${fn.name}.meta.json`), JSON.stringify(out.metafile));
-    results.push({ name: fn.name, bundleBytes: code.length, zipBytes: (await stat(zipPath)).size });
+    const metaKey = (name) => path.relative(root, path.join(virtualDir, name)).split(path.sep).join('/');
+    const initial = initialFiles(out.metafile, metaKey(handlerFile));
+    results.push({
+      name: fn.name,
+      handlerFile,
+      bundleBytes: files.reduce((n, f) => n + f.data.length, 0),
+      initBytes: files.filter((f) => initial.has(metaKey(f.name))).reduce((n, f) => n + f.data.length, 0),
+      files: files.length,
+      zipBytes: (await stat(zipPath)).size,
+      zipPath,
+      metafilePath: path.join(outDir, `${fn.name}.meta.json`),
+    });
   }
-  if (!quiet) for (const r of results) console.log(`${r.name}: ${(r.bundleBytes / 1024).toFixed(0)} KiB bundle, ${(r.zipBytes / 1024).toFixed(0)} KiB zipped`);
+  if (!quiet) {
+    for (const r of results) {
+      console.log(`${r.name}: ${(r.bundleBytes / 1024).toFixed(0)} KiB in ${r.files} files (${(r.initBytes / 1024).toFixed(0)} KiB loaded at init), ${(r.zipBytes / 1024).toFixed(0)} KiB zipped`);
+    }
+  }
   return results;
 }
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { core } from 'zod/mini';
 
 /** Path as an operator would write it: clusters[0].loadBalancer.targetGroupArn */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -13,7 +13,7 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 /** Longest message kept per issue: a hostile value never makes a megabyte error or log line. */
 export const MAX_ISSUE_CHARS = 300;
 
-function describe(issue: z.core.$ZodIssue): string {
+function describe(issue: core.$ZodIssue): string {
   if (issue.code === 'invalid_type') {
     // zod does not keep the input unless asked; its message names what it received.
     const received = /received (\w+)/.exec(issue.message)?.[1];
@@ -32,7 +32,7 @@ function bounded(s: string, max: number): string {
 }
 
 /** One line per invalid field, each naming the field. */
-export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
+export function formatIssues(issues: ReadonlyArray<core.$ZodIssue>): string[] {
   return issues.slice(0, 50).map((i) => bounded(`${bounded(formatPath(i.path), 120)}: ${describe(i)}`, MAX_ISSUE_CHARS));
 }
 

@@ -4,10 +4,17 @@
  * this repository depend on them. New fields must be optional with defaults.
  */
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+// zod 4's tree-shakable build: functions, not methods, so a bundle carries only
+// the validators it uses (the classic `zod` build shipped ~440 KB in every
+// function). Same core, same issues; the English messages come from zod's own
+// locale, so errors read as they did with classic zod (errors.ts depends on them).
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+
+z.config(en());
 
 /** Every free-form string is bounded: a hostile value must not become a huge error, log line or item. */
-const nonEmpty = z.string().trim().min(1).max(1024);
+const nonEmpty = z.string().check(z.trim(), z.minLength(1), z.maxLength(1024));
 const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const SLOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -30,186 +37,174 @@ export function caBundleProblem(pem: string): string | undefined {
 export const TARGET_GROUP_ARN_PATTERN =
   /^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
 
+/** An integer in [min, max]. */
+const intIn = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
+/** A number in [min, max]. */
+const numberIn = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max));
+/** A string matching `pattern`, with `message` when it does not. */
+const matching = (pattern: RegExp, message?: string) => z.string().check(z.regex(pattern, message));
+
 const addressSchema = z.union([
   z.literal('privateIp'),
   z.literal('privateDnsName'),
-  z.object({ tag: nonEmpty }).strict(),
+  z.strictObject({ tag: nonEmpty }),
 ]);
 
-export const vaultSchema = z
-  .object({
-    scheme: z.enum(['https', 'http']).default('https'),
-    port: z.number().int().min(1).max(65535).default(8200),
-    address: addressSchema.default('privateIp'),
-    /** PEM bundle of the private CA that signed the nodes' certificates. Added to Node's trust store, never replacing verification. */
-    caBundle: z
-      .string()
-      .max(65_536)
-      .superRefine((s, ctx) => {
+export const vaultSchema = z.strictObject({
+  scheme: z._default(z.enum(['https', 'http']), 'https'),
+  port: z._default(intIn(1, 65535), 8200),
+  address: z._default(addressSchema, 'privateIp'),
+  /** PEM bundle of the private CA that signed the nodes' certificates. Added to Node's trust store, never replacing verification. */
+  caBundle: z.optional(
+    z.string().check(
+      z.maxLength(65_536),
+      z.superRefine((s, ctx) => {
         const problem = caBundleProblem(s);
         if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
-    probeTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
-    /** Responses larger than this are treated as a failed probe. */
-    maxResponseBytes: z.number().int().min(1024).max(1_048_576).default(65_536),
-  })
-  .strict();
+      }),
+    ),
+  ),
+  probeTimeoutMs: z._default(intIn(100, 30_000), 2000),
+  /** Responses larger than this are treated as a failed probe. */
+  maxResponseBytes: z._default(intIn(1024, 1_048_576), 65_536),
+});
 
-export const loadBalancerSchema = z
-  .object({
-    targetGroupArn: z.string().regex(TARGET_GROUP_ARN_PATTERN, 'must be an ELBv2 target group ARN'),
-    routing: z.enum(['active-only', 'all-unsealed']).default('active-only'),
-    /** Port registered for each target; defaults to vault.port. */
-    targetPort: z.number().int().min(1).max(65535).optional(),
-  })
-  .strict();
+export const loadBalancerSchema = z.strictObject({
+  targetGroupArn: matching(TARGET_GROUP_ARN_PATTERN, 'must be an ELBv2 target group ARN'),
+  routing: z._default(z.enum(['active-only', 'all-unsealed']), 'active-only'),
+  /** Port registered for each target; defaults to vault.port. */
+  targetPort: z.optional(intIn(1, 65535)),
+});
 
 export const haLockSchema = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('dynamodb'),
-      table: nonEmpty.default('vault-dynamodb-backend'),
-      /** Clock skew tolerated when comparing the lock's Expires (writer's clock) with ours. */
-      skewToleranceMs: z.number().int().min(0).max(60_000).default(1000),
-    })
-    .strict(),
-  z.object({ type: z.literal('raft') }).strict(),
+  z.strictObject({
+    type: z.literal('dynamodb'),
+    table: z._default(nonEmpty, 'vault-dynamodb-backend'),
+    /** Clock skew tolerated when comparing the lock's Expires (writer's clock) with ours. */
+    skewToleranceMs: z._default(intIn(0, 60_000), 1000),
+  }),
+  z.strictObject({ type: z.literal('raft') }),
 ]);
 
 export const unsealSchema = z.discriminatedUnion('mode', [
-  z
-    .object({
-      mode: z.literal('shamir'),
-      /** SSM path under which the key shares live as SecureString parameters, read on the node itself. */
-      sharesParameterPrefix: z
-        .string()
-        .regex(/^\/[A-Za-z0-9_.\-/]*\/$/, 'must be an SSM parameter path starting and ending with "/"'),
-    })
-    .strict(),
-  z.object({ mode: z.literal('auto') }).strict(),
+  z.strictObject({
+    mode: z.literal('shamir'),
+    /** SSM path under which the key shares live as SecureString parameters, read on the node itself. */
+    sharesParameterPrefix: matching(/^\/[A-Za-z0-9_.\-/]*\/$/, 'must be an SSM parameter path starting and ending with "/"'),
+  }),
+  z.strictObject({ mode: z.literal('auto') }),
 ]);
 
-export const slotSchema = z
-  .object({
-    name: z.string().max(63).regex(SLOT_NAME, 'must be 1-63 letters, digits, ".", "_" or "-"'),
-    availabilityZone: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a'),
-    subnetId: z.string().regex(/^subnet-[0-9a-z]+$/, 'must be a subnet id (subnet-...)'),
-    networkInterfaceId: z.string().regex(/^eni-[0-9a-z]+$/, 'must be a network interface id (eni-...)').optional(),
-    dataVolume: z
-      .object({
-        volumeId: z.string().regex(/^vol-[0-9a-z]+$/, 'must be a volume id (vol-...)'),
-        device: z.string().regex(/^\/dev\/(sd[f-p]|xvd[f-p])$/, 'must be a device name /dev/sdf../dev/sdp or /dev/xvdf../dev/xvdp'),
-        /** Where the SSM document mounts the volume on the node. */
-        mountPoint: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/).default('/opt/vault/data'),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+export const slotSchema = z.strictObject({
+  name: z.string().check(z.maxLength(63), z.regex(SLOT_NAME, 'must be 1-63 letters, digits, ".", "_" or "-"')),
+  availabilityZone: matching(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a'),
+  subnetId: matching(/^subnet-[0-9a-z]+$/, 'must be a subnet id (subnet-...)'),
+  networkInterfaceId: z.optional(matching(/^eni-[0-9a-z]+$/, 'must be a network interface id (eni-...)')),
+  dataVolume: z.optional(
+    z.strictObject({
+      volumeId: matching(/^vol-[0-9a-z]+$/, 'must be a volume id (vol-...)'),
+      device: matching(/^\/dev\/(sd[f-p]|xvd[f-p])$/, 'must be a device name /dev/sdf../dev/sdp or /dev/xvdf../dev/xvdp'),
+      /** Where the SSM document mounts the volume on the node. */
+      mountPoint: z._default(matching(/^\/[A-Za-z0-9_.\-/]+$/), '/opt/vault/data'),
+    }),
+  ),
+});
 
-export const replacementSchema = z
-  .object({
-    launchTemplate: z
-      .object({
-        id: z.string().regex(/^lt-[0-9a-z]+$/, 'must be a launch template id (lt-...)'),
-        version: z.string().regex(/^(\$Latest|\$Default|\d+)$/, 'must be $Latest, $Default or a version number').default('$Latest'),
-      })
-      .strict(),
-    slots: z.array(slotSchema).min(1),
-    /** What happens to the old instance: stop keeps it for forensics, terminate removes it. */
-    oldInstance: z.enum(['stop', 'terminate']).default('terminate'),
-    /** What happens to a replacement instance that failed half-way. */
-    onFailure: z.enum(['terminate', 'keep-tagged']).default('terminate'),
-    volumeDetachTimeoutSeconds: z.number().int().min(10).max(3600).default(300),
-    standbyTimeoutSeconds: z.number().int().min(10).max(3600).default(600),
-  })
-  .strict();
+export const replacementSchema = z.strictObject({
+  launchTemplate: z.strictObject({
+    id: matching(/^lt-[0-9a-z]+$/, 'must be a launch template id (lt-...)'),
+    version: z._default(matching(/^(\$Latest|\$Default|\d+)$/, 'must be $Latest, $Default or a version number'), '$Latest'),
+  }),
+  slots: z.array(slotSchema).check(z.minLength(1)),
+  /** What happens to the old instance: stop keeps it for forensics, terminate removes it. */
+  oldInstance: z._default(z.enum(['stop', 'terminate']), 'terminate'),
+  /** What happens to a replacement instance that failed half-way. */
+  onFailure: z._default(z.enum(['terminate', 'keep-tagged']), 'terminate'),
+  volumeDetachTimeoutSeconds: z._default(intIn(10, 3600), 300),
+  standbyTimeoutSeconds: z._default(intIn(10, 3600), 600),
+});
 
-export const policySchema = z
-  .object({
-    dryRun: z.boolean().default(false),
-    probeIntervalSeconds: z.number().min(1).max(60).default(5),
-    unhealthyThreshold: z.number().int().min(1).max(10).default(2),
-    fencing: z.enum(['none', 'deregister', 'break-lock']).default('deregister'),
-    /** Consecutive ticks of zombie-leader evidence before `break-lock` deletes the lock item. */
-    breakLockAfterTicks: z.number().int().min(2).max(20).default(3),
-    autoReplace: z.boolean().default(false),
-    /** How long a slot's node must be gone before autoReplace starts replace-node. */
-    autoReplaceAfterSeconds: z.number().int().min(60).max(86_400).default(600),
-    /** Leadership changes within `flappingWindowTicks` ticks that make the verdict `flapping`. */
-    flappingChanges: z.number().int().min(2).max(20).default(3),
-    flappingWindowTicks: z.number().int().min(3).max(100).default(12),
-    /**
-     * Dead-leader takeover (DESIGN §5.10): delete the DynamoDB lock item of a
-     * holder proven dead that missed a renewal, so a standby takes it within
-     * Vault's 1 s retry instead of the 15 s TTL.
-     */
-    deadLeaderTakeover: z.boolean().default(true),
-  })
-  .strict();
+export const policySchema = z.strictObject({
+  dryRun: z._default(z.boolean(), false),
+  probeIntervalSeconds: z._default(numberIn(1, 60), 5),
+  unhealthyThreshold: z._default(intIn(1, 10), 2),
+  fencing: z._default(z.enum(['none', 'deregister', 'break-lock']), 'deregister'),
+  /** Consecutive ticks of zombie-leader evidence before `break-lock` deletes the lock item. */
+  breakLockAfterTicks: z._default(intIn(2, 20), 3),
+  autoReplace: z._default(z.boolean(), false),
+  /** How long a slot's node must be gone before autoReplace starts replace-node. */
+  autoReplaceAfterSeconds: z._default(intIn(60, 86_400), 600),
+  /** Leadership changes within `flappingWindowTicks` ticks that make the verdict `flapping`. */
+  flappingChanges: z._default(intIn(2, 20), 3),
+  flappingWindowTicks: z._default(intIn(3, 100), 12),
+  /**
+   * Dead-leader takeover (DESIGN §5.10): delete the DynamoDB lock item of a
+   * holder proven dead that missed a renewal, so a standby takes it within
+   * Vault's 1 s retry instead of the 15 s TTL.
+   */
+  deadLeaderTakeover: z._default(z.boolean(), true),
+});
 
 const policyDefaults = policySchema.parse({});
 const vaultDefaults = vaultSchema.parse({});
 
 export const clusterSchema = z
-  .object({
-    name: z.string().max(63).regex(CLUSTER_NAME, 'must be 1-63 letters, digits, "_" or "-"'),
-    discovery: z
-      .object({
-        // EC2 tag limits: key 128, value 256 characters.
-        tagKey: nonEmpty.pipe(z.string().max(128)),
-        tagValue: nonEmpty.pipe(z.string().max(256)),
-        /** Tag whose value names the replacement slot an instance fills. */
-        slotTagKey: nonEmpty.default('vault-slot'),
-      })
-      .strict(),
-    vault: vaultSchema.default(vaultDefaults),
+  .strictObject({
+    name: z.string().check(z.maxLength(63), z.regex(CLUSTER_NAME, 'must be 1-63 letters, digits, "_" or "-"')),
+    discovery: z.strictObject({
+      // EC2 tag limits: key 128, value 256 characters.
+      tagKey: z.pipe(nonEmpty, z.string().check(z.maxLength(128))),
+      tagValue: z.pipe(nonEmpty, z.string().check(z.maxLength(256))),
+      /** Tag whose value names the replacement slot an instance fills. */
+      slotTagKey: z._default(nonEmpty, 'vault-slot'),
+    }),
+    vault: z._default(vaultSchema, vaultDefaults),
     loadBalancer: loadBalancerSchema,
     haLock: haLockSchema,
-    unseal: unsealSchema.default({ mode: 'auto' }),
-    replacement: replacementSchema.optional(),
-    policy: policySchema.default(policyDefaults),
+    unseal: z._default(unsealSchema, { mode: 'auto' as const }),
+    replacement: z.optional(replacementSchema),
+    policy: z._default(policySchema, policyDefaults),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    const seen = new Set<string>();
-    c.replacement?.slots.forEach((s, i) => {
-      if (seen.has(s.name)) {
-        ctx.addIssue({ code: 'custom', path: ['replacement', 'slots', i, 'name'], message: `duplicate slot name "${s.name}"` });
+  .check(
+    z.superRefine((c, ctx) => {
+      const seen = new Set<string>();
+      c.replacement?.slots.forEach((s, i) => {
+        if (seen.has(s.name)) {
+          ctx.addIssue({ code: 'custom', path: ['replacement', 'slots', i, 'name'], message: `duplicate slot name "${s.name}"` });
+        }
+        seen.add(s.name);
+      });
+      const vols = new Set<string>();
+      c.replacement?.slots.forEach((s, i) => {
+        const v = s.dataVolume?.volumeId;
+        if (v && vols.has(v)) {
+          ctx.addIssue({ code: 'custom', path: ['replacement', 'slots', i, 'dataVolume', 'volumeId'], message: `volume ${v} is used by two slots` });
+        }
+        if (v) vols.add(v);
+      });
+      if (c.vault.caBundle && c.vault.scheme !== 'https') {
+        ctx.addIssue({ code: 'custom', path: ['vault', 'caBundle'], message: 'a CA bundle needs vault.scheme "https"' });
       }
-      seen.add(s.name);
-    });
-    const vols = new Set<string>();
-    c.replacement?.slots.forEach((s, i) => {
-      const v = s.dataVolume?.volumeId;
-      if (v && vols.has(v)) {
-        ctx.addIssue({ code: 'custom', path: ['replacement', 'slots', i, 'dataVolume', 'volumeId'], message: `volume ${v} is used by two slots` });
-      }
-      if (v) vols.add(v);
-    });
-    if (c.vault.caBundle && c.vault.scheme !== 'https') {
-      ctx.addIssue({ code: 'custom', path: ['vault', 'caBundle'], message: 'a CA bundle needs vault.scheme "https"' });
-    }
-  });
+    }),
+  );
 
 export const configSchema = z
-  .object({
-    controlTable: nonEmpty.default('vault-ha-control'),
-    notifications: z
-      .object({ topicArn: z.string().regex(/^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN') })
-      .strict()
-      .optional(),
-    clusters: z.array(clusterSchema).min(1),
+  .strictObject({
+    controlTable: z._default(nonEmpty, 'vault-ha-control'),
+    notifications: z.optional(
+      z.strictObject({ topicArn: matching(/^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN') }),
+    ),
+    clusters: z.array(clusterSchema).check(z.minLength(1)),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    const names = new Set<string>();
-    c.clusters.forEach((cl, i) => {
-      if (names.has(cl.name)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster name "${cl.name}"` });
-      names.add(cl.name);
-    });
-  });
+  .check(
+    z.superRefine((c, ctx) => {
+      const names = new Set<string>();
+      c.clusters.forEach((cl, i) => {
+        if (names.has(cl.name)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster name "${cl.name}"` });
+        names.add(cl.name);
+      });
+    }),
+  );
 
 export type Config = z.infer<typeof configSchema>;
 export type ClusterConfig = Config['clusters'][number];
@@ -219,35 +214,38 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 
 /* ---------------- state machine inputs (DESIGN §4.5) ---------------- */
 
-const inputClusterName = z.string().max(63).regex(CLUSTER_NAME, 'must be a cluster name of the configuration (1-63 letters, digits, "_" or "-")');
+const inputClusterName = z
+  .string()
+  .check(z.maxLength(63), z.regex(CLUSTER_NAME, 'must be a cluster name of the configuration (1-63 letters, digits, "_" or "-")'));
 
 export const replaceNodeInputSchema = z
-  .object({
+  .strictObject({
     cluster: inputClusterName,
-    slot: z.string().max(63).regex(SLOT_NAME, 'must be a slot name of the cluster (1-63 letters, digits, ".", "_" or "-")').optional(),
-    instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)').optional(),
-    reason: z.string().max(256).optional(),
-    dryRun: z.boolean().default(false),
-    force: z.boolean().default(false),
+    slot: z.optional(
+      z.string().check(z.maxLength(63), z.regex(SLOT_NAME, 'must be a slot name of the cluster (1-63 letters, digits, ".", "_" or "-")')),
+    ),
+    instanceId: z.optional(matching(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)')),
+    reason: z.optional(z.string().check(z.maxLength(256))),
+    dryRun: z._default(z.boolean(), false),
+    force: z._default(z.boolean(), false),
   })
-  .strict()
-  .superRefine((v, ctx) => {
-    if (v.slot === undefined && v.instanceId === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['slot'], message: 'Required (or give instanceId)' });
-    }
-    if (v.slot !== undefined && v.instanceId !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['instanceId'], message: 'give either slot or instanceId, not both' });
-    }
-  });
+  .check(
+    z.superRefine((v, ctx) => {
+      if (v.slot === undefined && v.instanceId === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['slot'], message: 'Required (or give instanceId)' });
+      }
+      if (v.slot !== undefined && v.instanceId !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['instanceId'], message: 'give either slot or instanceId, not both' });
+      }
+    }),
+  );
 export type ReplaceNodeInput = z.infer<typeof replaceNodeInputSchema>;
 
 export const DRILL_SCENARIOS = ['step-down', 'kill-active', 'stop-active-instance', 'terminate-active'] as const;
-export const failoverDrillInputSchema = z
-  .object({
-    cluster: inputClusterName,
-    scenario: z.enum(DRILL_SCENARIOS),
-    dryRun: z.boolean().default(false),
-    maxRtoSeconds: z.number().min(1).max(3600).default(120),
-  })
-  .strict();
+export const failoverDrillInputSchema = z.strictObject({
+  cluster: inputClusterName,
+  scenario: z.enum(DRILL_SCENARIOS),
+  dryRun: z._default(z.boolean(), false),
+  maxRtoSeconds: z._default(numberIn(1, 3600), 120),
+});
 export type FailoverDrillInput = z.infer<typeof failoverDrillInputSchema>;

@@ -15,7 +15,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { loadConfigCached } from '../config/load.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
-import { makeClients } from '../adapters/aws-clients.js';
+import { ddbClient, ec2Client, elbv2Client, ssmClient } from '../adapters/aws-clients.js';
 import { acquireLease, LEASE_SCOPES, putReport, releaseLease } from '../adapters/control-table.js';
 import { discoverMembers } from '../adapters/ec2-fleet.js';
 import { describeTargets } from '../adapters/target-group.js';
@@ -124,7 +124,8 @@ export const REPORT_TTL_SECONDS = 90 * 24 * 3600;
 /** The dependencies every Step Functions task Lambda of this project shares (failover-drill reuses them). */
 export const sharedTaskDeps = (service: string): Omit<ReplaceNodeDeps, 'sleep' | 'compensationSettleMs'> => ({
   loadConfig: loadConfigCached,
-  clients: makeClients,
+  // Only the four clients the tasks call: the bundle then carries no SNS or SFN client.
+  clients: () => ({ ec2: ec2Client(), elbv2: elbv2Client(), ddb: ddbClient(), ssm: ssmClient() }),
   probe: (address, cluster) => probeNode(address, probeOptionsOf(cluster.vault)),
   nowMs: () => Date.now(),
   env: process.env,
