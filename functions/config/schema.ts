@@ -249,3 +249,19 @@ export const failoverDrillInputSchema = z.strictObject({
   maxRtoSeconds: z._default(numberIn(1, 3600), 120),
 });
 export type FailoverDrillInput = z.infer<typeof failoverDrillInputSchema>;
+
+/* ---------------- controller invocation (sharding) ---------------- */
+
+/**
+ * The controller's event: EventBridge's scheduled event (any shape, ignored)
+ * or one rule per shard passing `{ "shard": i, "of": N }`.
+ */
+export const controllerShardSchema = z
+  .strictObject({
+    shard: intIn(0, 999),
+    of: intIn(1, 1000),
+  })
+  .check(
+    z.refine((s) => s.shard < s.of, { message: 'shard must be below of', path: ['shard'] }),
+  );
+export type ControllerShard = z.infer<typeof controllerShardSchema>;

@@ -6,7 +6,9 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { loadConfigCached } from '../config/load.js';
-import type { ClusterConfig, Config } from '../config/schema.js';
+import { controllerShardSchema, type ClusterConfig, type Config, type ControllerShard } from '../config/schema.js';
+import { formatIssues } from '../config/errors.js';
+import { clustersOfShard } from '../core/shard.js';
 import { makeClients } from '../adapters/aws-clients.js';
 import { acquireLease, releaseLease, requestHandover } from '../adapters/control-table.js';
 import { HandoverRequestedError, LeaseBusyError } from '../adapters/errors.js';
@@ -271,8 +273,12 @@ export interface ControllerHandlerOptions {
 
 export function createControllerHandler(factory: DepsFactory = defaultDeps, options: ControllerHandlerOptions = {}) {
   let deps: (Omit<ControllerDeps, 'topicArn'> & { topicArn?: string }) | undefined;
-  const base = async (_event: unknown, context: Context): Promise<ControllerReport> => {
-    const config = await loadConfigCached();
+  const base = async (event: unknown, context: Context): Promise<ControllerReport> => {
+    const loaded = await loadConfigCached();
+    const shard = shardOfEvent(event);
+    const config = { ...loaded, clusters: clustersOfShard(loaded.clusters, shard) };
+    // A shard can be empty (more shards than clusters): nothing to tick.
+    if (config.clusters.length === 0) return { ticks: 0, clusters: [] };
     deps ??= factory();
     const topicArn = config.notifications?.topicArn ?? deps.topicArn ?? process.env.VAULT_HA_NOTIFY_TOPIC_ARN;
     const report = await runController(config, { ...deps, topicArn: topicArn || undefined }, context, {
@@ -289,6 +295,25 @@ export function createControllerHandler(factory: DepsFactory = defaultDeps, opti
   // No early-timeout race: the tick loop budgets the remaining time itself, and a
   // caller that hands in a context with little time left must still get its one tick.
   return middy(base, { timeoutEarlyInMillis: 0 });
+}
+
+/**
+ * `{ shard, of }` when the event carries them (one schedule rule per shard);
+ * undefined for EventBridge's own scheduled event or a manual `{}`.
+ */
+export function shardOfEvent(event: unknown): ControllerShard | undefined {
+  if (typeof event !== 'object' || event === null || !('shard' in event || 'of' in event)) return undefined;
+  const { shard, of } = event as Record<string, unknown>;
+  const r = controllerShardSchema.safeParse({ shard, of });
+  if (!r.success) throw new InvalidControllerEventError(formatIssues(r.error.issues));
+  return r.data;
+}
+
+export class InvalidControllerEventError extends Error {
+  override readonly name = 'InvalidControllerEventError';
+  constructor(readonly problems: string[]) {
+    super(`invalid controller event: ${problems.join('; ')}`);
+  }
 }
 
 export const handler = createControllerHandler();

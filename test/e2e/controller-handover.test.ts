@@ -16,6 +16,8 @@ import { defaultProbe } from '../../functions/handlers/lib/reconcile.js';
 import { silentLogger } from '../../functions/handlers/lib/logger.js';
 import { readLease } from '../../functions/adapters/control-table.js';
 import { CONTROL_TABLE } from './support/controller-harness.js';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { shardOf } from '../../functions/core/shard.js';
 
 let h: ControllerHarness | undefined;
 const extraClients: AwsClients[] = [];
@@ -133,5 +135,18 @@ describe('controller: no empty target group, no blind spot', () => {
     const lease = await readLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' });
     assert.equal(lease?.owner, 'operator:alice');
     assert.equal(lease?.handoverRequestedBy, undefined);
+  });
+
+  it('a shard rule ticks only the clusters of its shard; the other shard makes no AWS call', async () => {
+    const harness = await steady();
+    const mine = shardOf('e2e', 2);
+    const callsBefore = harness.ec2.commandCalls(DescribeInstancesCommand).length;
+    const context = lambdaContext('shard-other', 1_000);
+    const other = (await harness.handler({ shard: 1 - mine, of: 2 }, context)) as ControllerReport;
+    assert.deepEqual(other, { ticks: 0, clusters: [] });
+    assert.equal(harness.ec2.commandCalls(DescribeInstancesCommand).length, callsBefore);
+    const own = (await harness.handler({ shard: mine, of: 2 }, lambdaContext('shard-mine', 1_000))) as ControllerReport;
+    assert.deepEqual(own.clusters.map((c) => c.name), ['e2e']);
+    assert.equal(own.clusters[0]!.verdict.kind, 'healthy');
   });
 });
