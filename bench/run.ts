@@ -3,6 +3,10 @@
  * numbers are for the closing notes and for spotting regressions by eye.
  *   npm run bench             core decisions, one controller tick end to end, bundle sizes
  *   npm run bench -- --rto    also the sandbox failover RTO with Vault's real lock timings (slow, ~2 min)
+ *   npm run bench -- --failover [--runs N] [--only scenario/alb/setup,...] [--speed S]
+ *                             only the failover benchmark (bench/failover.ts; ~9 min on 2 cores, `--runs 1` ~2 min)
+ *   npm run bench -- --footprint
+ *                             bundle sizes, init time, tick time and RSS at scale, monthly cost model (bench/footprint.ts)
  */
 import { performance } from 'node:perf_hooks';
 import { classifyHealth } from '../functions/core/classify.js';
@@ -91,6 +95,15 @@ async function benchBundles(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--failover')) {
+    const { runFailoverBench } = await import('./failover.js');
+    await runFailoverBench(process.argv.slice(2));
+    return;
+  }
+  if (process.argv.includes('--footprint')) {
+    await (await import('./footprint.js')).runFootprintBench(process.argv.slice(2));
+    return;
+  }
   benchCore(20_000);
   await benchTick(30);
   await benchBundles();

@@ -32,7 +32,8 @@ import { loadDefinition, runStateMachine, type RunStateMachineResult } from './s
 import { LocalAws, ScaledClock, clientProbe, type ClientProbe, type ClientSample } from './aws/index.js';
 import { SsmServer } from './aws/ssm.js';
 import { DocumentRegistry } from './aws/ssm-documents.js';
-import { ControllerLoop, type TickRecord } from './controller-loop.js';
+import { ControllerLoop, readControllerDeployment, type LambdaDeployment, type TickLogEntry, type TickRecord } from './controller-loop.js';
+import { parseMatcher, type HealthCheckSettings } from './aws/elbv2.js';
 import { createControlTable, createVaultLockTable, startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { SandboxRuntime, type RuntimeEvent } from './runtime.js';
 import { PREPARE_NODE_DOCUMENT, VAULT_CONTROL_DOCUMENT, registerProjectDocuments } from './ssm-agent-documents.js';
@@ -45,9 +46,30 @@ export const SHARES_PREFIX = '/vault/sandbox/unseal/';
 export const STEP_DOWN_TOKEN_PARAMETER = `/vault-ha/${CLUSTER_NAME}/step-down-token`;
 export const URL_TAG_KEY = 'vault-url';
 export const DEFAULT_FAST_SPEED = 20;
-/** Health check settings README §"ALB settings" recommends (interval/timeout seconds, thresholds). */
-export const TARGET_GROUP_HEALTH = { intervalSeconds: 5, timeoutSeconds: 3, healthyThresholdCount: 2, unhealthyThresholdCount: 2 } as const;
-export const DEREGISTRATION_DELAY_SECONDS = 15;
+/**
+ * The target-group settings README "ALB health check: what we recommend and why"
+ * recommends — ONE constant for the README, the sandbox and the failover
+ * benchmark's `default` setup. `matcher` "200,429": an unsealed standby passes
+ * (it forwards client requests to the active, DESIGN §3.3a), a sealed (503),
+ * uninitialized (501), HA-unhealthy (474) or removed (530) node fails.
+ */
+export const RECOMMENDED_TARGET_GROUP = {
+  healthCheckPath: '/v1/sys/health',
+  matcher: '200,429',
+  intervalSeconds: 5,
+  timeoutSeconds: 3,
+  healthyThresholdCount: 2,
+  unhealthyThresholdCount: 2,
+  deregistrationDelaySeconds: 15,
+} as const;
+/** Health check timings the sandbox's target group uses by default (the recommended ones). */
+export const TARGET_GROUP_HEALTH = {
+  intervalSeconds: RECOMMENDED_TARGET_GROUP.intervalSeconds,
+  timeoutSeconds: RECOMMENDED_TARGET_GROUP.timeoutSeconds,
+  healthyThresholdCount: RECOMMENDED_TARGET_GROUP.healthyThresholdCount,
+  unhealthyThresholdCount: RECOMMENDED_TARGET_GROUP.unhealthyThresholdCount,
+} as const;
+export const DEREGISTRATION_DELAY_SECONDS = RECOMMENDED_TARGET_GROUP.deregistrationDelaySeconds;
 /** Real-timing controller tick (policy.probeIntervalSeconds). */
 export const PROBE_INTERVAL_SECONDS = 5;
 
@@ -74,8 +96,30 @@ export interface SandboxOptions {
   routing?: 'active-only' | 'all-unsealed';
   /** Start the controller loop right away (default true). */
   startController?: boolean;
+  /**
+   * How the controller is invoked: `one-tick` (default) one tick every
+   * probeIntervalSeconds; `scheduled` EventBridge + Lambda as serverless.yml
+   * deploys it (see ControllerLoop); `none` never (the classic pattern).
+   */
+  controller?: 'one-tick' | 'scheduled' | 'none';
+  /** Scheduled mode: the deployment (default: read from serverless.yml) and the start phase (default random). */
+  schedule?: { deployment?: LambdaDeployment; phase?: number };
   /** Bound on controller invocations (default: 100 000). */
   maxTicks?: number;
+  /** The target group's health check (default: path /v1/sys/health, matcher 200, TARGET_GROUP_HEALTH). */
+  healthCheck?: Partial<Pick<HealthCheckSettings, 'path' | 'matcher' | 'intervalSeconds' | 'timeoutSeconds' | 'healthyThresholdCount' | 'unhealthyThresholdCount'>>;
+  deregistrationDelaySeconds?: number;
+  /**
+   * What the target group holds when the sandbox starts: `active` (default) the
+   * active node, healthy; `unsealed` every unsealed node, each settled as the
+   * health check would have it long after registration and at its own random
+   * check phase (the classic pattern, `all-unsealed` routing).
+   */
+  initialTargets?: 'active' | 'unsealed';
+  /** The sandbox's own rolling client probe (default true; the failover bench brings its own clients). */
+  clientProbe?: boolean;
+  /** Random source for phases (default Math.random). */
+  random?: () => number;
   onTimeline?: (event: TimelineEvent) => void;
 }
 
@@ -313,8 +357,8 @@ export class Sandbox {
       name: 'vault-sandbox',
       port: 8200,
       protocol: 'HTTP',
-      healthCheck: { path: '/v1/sys/health', matcher: '200', ...TARGET_GROUP_HEALTH },
-      deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS,
+      healthCheck: { path: '/v1/sys/health', matcher: '200', ...TARGET_GROUP_HEALTH, ...this.opts.healthCheck },
+      deregistrationDelaySeconds: this.opts.deregistrationDelaySeconds ?? DEREGISTRATION_DELAY_SECONDS,
     });
     this.targetGroupArn = tg.arn;
     await this.aws.start();
@@ -357,36 +401,75 @@ export class Sandbox {
     });
     // It was the ALB's healthy target before the sandbox started: no 15 s of initial checks on start-up.
     const leaderId = this.instanceOf(leader.name)!;
-    this.aws.targetGroups.register(tg.arn, [{ id: leaderId }]);
-    const rec = [...tg.targets.values()].find((r) => r.id === leaderId);
-    if (rec) {
-      rec.state = 'healthy';
-      delete rec.reason;
-      delete rec.description;
-      rec.consecutivePasses = TARGET_GROUP_HEALTH.healthyThresholdCount;
+    if (this.opts.initialTargets === 'unsealed') {
+      this.registerSettled(leader);
+    } else {
+      this.aws.targetGroups.register(tg.arn, [{ id: leaderId }]);
+      const rec = [...tg.targets.values()].find((r) => r.id === leaderId);
+      if (rec) {
+        rec.state = 'healthy';
+        delete rec.reason;
+        delete rec.description;
+        rec.consecutivePasses = TARGET_GROUP_HEALTH.healthyThresholdCount;
+      }
     }
     this.record('info', `cluster up: ${this.slots.map((s) => `${s.name}=${this.instanceOf(s.name)}`).join(', ')}; ${leader.name} active`);
 
-    this.probe = clientProbe({
-      url: this.listenerUrl,
-      path: '/v1/secret/data/sandbox',
-      clock,
-      intervalMs: this.opts.fast ? 1_000 : 250,
-      // Not compressed: a loaded laptop must not turn slow answers into client failures.
-      timeoutMs: 5_000 * this.speed,
-      windowMs: 10_000,
-      maxRequests: 10_000_000,
-    });
+    if (this.opts.clientProbe !== false) {
+      this.probe = clientProbe({
+        url: this.listenerUrl,
+        path: '/v1/secret/data/sandbox',
+        clock,
+        intervalMs: this.opts.fast ? 1_000 : 250,
+        // Not compressed: a loaded laptop must not turn slow answers into client failures.
+        timeoutMs: 5_000 * this.speed,
+        windowMs: 10_000,
+        maxRequests: 10_000_000,
+      });
+    }
     this.sampler = setInterval(() => this.sample(), this.sampleIntervalMs);
     this.sample();
 
+    const scheduled = this.opts.controller === 'scheduled';
     this.controller = new ControllerLoop({
       intervalMs: this.tickIntervalMs,
+      timeScale: this.timeScale,
+      ...(scheduled
+        ? {
+            schedule: {
+              deployment: this.opts.schedule?.deployment ?? readControllerDeployment(),
+              timeScale: this.timeScale,
+              ...(this.opts.schedule?.phase !== undefined ? { phase: this.opts.schedule.phase } : {}),
+              ...(this.opts.random ? { random: this.opts.random } : {}),
+            },
+            onTickLog: (e: TickLogEntry) => this.onTickLog(e),
+          }
+        : {}),
       maxTicks: this.opts.maxTicks ?? 100_000,
       probe: (members, cluster) => this.controllerProbe(members, cluster),
       onTick: (t) => this.onTick(t),
     });
-    if (this.opts.startController ?? true) this.controller.start();
+    if ((this.opts.startController ?? true) && this.opts.controller !== 'none') this.controller.start();
+  }
+
+  /**
+   * Registers every unsealed node and settles each target as the health check
+   * would have it by now (matcher against the node's /v1/sys/health code), each
+   * with its next check at a random phase of the interval.
+   */
+  private registerSettled(leader: SandboxSlot): void {
+    const tg = this.aws.targetGroups.requireTargetGroup(this.targetGroupArn);
+    const matches = parseMatcher(tg.healthCheck.matcher);
+    const random = this.opts.random ?? Math.random;
+    for (const s of this.slots) {
+      const id = this.instanceOf(s.name);
+      const st = s.node.status();
+      if (id === undefined || !st.running || st.sealed) continue;
+      this.aws.targetGroups.register(tg.arn, [{ id }]);
+      // Vault's default /v1/sys/health codes (DESIGN §3.1): 200 active, 429 standby.
+      const code = s === leader || st.isActive ? 200 : 429;
+      this.aws.alb.settleTarget(tg.arn, id, matches(code) ? 'healthy' : 'unhealthy', random() * tg.healthCheck.intervalSeconds * 1000);
+    }
   }
 
   async stop(): Promise<void> {
@@ -439,8 +522,11 @@ export class Sandbox {
       },
       policy: {
         dryRun: false,
-        // Schema minimum is 1 s; the loop itself ticks every PROBE_INTERVAL_SECONDS × timeScale.
-        probeIntervalSeconds: Math.max(1, Math.round(PROBE_INTERVAL_SECONDS * this.timeScale)),
+        // One-tick mode: schema minimum is 1 s, and the loop itself ticks every
+        // PROBE_INTERVAL_SECONDS × timeScale. Scheduled mode: the real value, which
+        // the handler compresses itself (createControllerHandler's timeScale).
+        probeIntervalSeconds:
+          this.opts.controller === 'scheduled' ? PROBE_INTERVAL_SECONDS : Math.max(1, Math.round(PROBE_INTERVAL_SECONDS * this.timeScale)),
         unhealthyThreshold: 2,
         fencing: this.opts.fencing ?? 'deregister',
         breakLockAfterTicks: 3,
@@ -714,9 +800,23 @@ export class Sandbox {
     if (e.kind === 'mounted' || e.kind === 'unmounted' || e.kind === 'error') this.record('instance', `${e.instanceId}: ${e.kind} ${e.detail}`, e.atMs);
   }
 
+  /** Scheduled mode: one invocation runs many ticks, so verdicts and actions come from each tick's log line. */
+  private onTickLog(e: TickLogEntry): void {
+    if (e.verdict !== this.lastVerdict) {
+      this.record('verdict', `${this.lastVerdict ?? '(start)'} → ${e.verdict} (invocation ${e.invocation})`, e.atMs);
+      this.lastVerdict = e.verdict;
+    }
+    if (e.applied) this.record('controller', e.outcome, e.atMs);
+  }
+
   private onTick(t: TickRecord): void {
     const c = t.report?.clusters[0];
     if (t.error && !c) this.record('controller', `invocation failed: ${t.error}`, t.finishedAtMs);
+    if (this.opts.controller === 'scheduled') {
+      this.record('controller', `invocation ${t.seq} ended after ${t.report?.ticks ?? 0} ticks${t.error ? ` (${t.error})` : ''}`, t.finishedAtMs);
+      this.sample();
+      return;
+    }
     if (c) {
       if (c.verdict.kind !== this.lastVerdict) {
         this.record('verdict', `${this.lastVerdict ?? '(start)'} → ${c.verdict.kind}: ${c.verdict.reasons[0] ?? ''}`, t.finishedAtMs);

@@ -71,7 +71,12 @@ export const vaultSchema = z.strictObject({
 
 export const loadBalancerSchema = z.strictObject({
   targetGroupArn: matching(TARGET_GROUP_ARN_PATTERN, 'must be an ELBv2 target group ARN'),
-  routing: z._default(z.enum(['active-only', 'all-unsealed']), 'active-only'),
+  /**
+   * all-unsealed by default: the failover benchmark (README "Performance") shows it
+   * fastest with the recommended health check (matcher 200,429: a standby forwards,
+   * so a failover never waits for a new registration to pass the ALB's checks).
+   */
+  routing: z._default(z.enum(['active-only', 'all-unsealed']), 'all-unsealed'),
   /** Port registered for each target; defaults to vault.port. */
   targetPort: z.optional(intIn(1, 65535)),
 });

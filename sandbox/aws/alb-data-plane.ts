@@ -5,9 +5,12 @@
  * Health checks follow the target group's settings (path, interval, timeout,
  * healthy/unhealthy thresholds, matcher) on the world clock: a target registers
  * (`initial` / `Elb.RegistrationInProgress` for `registrationDelayMs`, the
- * undocumented extra time ELB takes), then needs `HealthyThresholdCount`
- * consecutive passes to turn `healthy` and `UnhealthyThresholdCount` consecutive
- * failures to turn `unhealthy`.
+ * undocumented extra time ELB takes), then turns `healthy` after ONE passing
+ * check ("After your target is registered, it must pass one health check to be
+ * considered healthy", AWS "Health checks for Application Load Balancer target
+ * groups"); `UnhealthyThresholdCount` consecutive failures turn it `unhealthy`,
+ * and only an `unhealthy` target needs `HealthyThresholdCount` consecutive
+ * passes to be put back in service (same page, "Health check settings").
  *
  * Routing is ELB's: round robin over healthy targets; when no target is healthy
  * but some are unhealthy, the ALB **fails open** and routes to all unhealthy
@@ -134,6 +137,32 @@ export class AlbDataPlane {
 
   /* ---------------- health checks ---------------- */
 
+  /**
+   * Puts a registered target straight into the state it would have after a long
+   * run of checks (`healthy` after HealthyThresholdCount passes, `unhealthy` after
+   * UnhealthyThresholdCount failures), with its next check `nextCheckInMs`
+   * (world-clock ms) from now: a sandbox that starts from a cluster that was
+   * already behind the load balancer, each target at its own check phase.
+   */
+  settleTarget(targetGroupArn: string, instanceId: string, state: 'healthy' | 'unhealthy', nextCheckInMs: number): void {
+    const tg = this.registry.requireTargetGroup(targetGroupArn);
+    const rec = [...tg.targets.values()].find((r) => r.id === instanceId && r.state !== 'draining');
+    if (rec === undefined) throw new RangeError(`${instanceId} is not registered in ${targetGroupArn}`);
+    rec.state = state;
+    if (state === 'healthy') {
+      rec.consecutivePasses = tg.healthCheck.healthyThresholdCount;
+      rec.consecutiveFailures = 0;
+      delete rec.reason;
+      delete rec.description;
+    } else {
+      rec.consecutivePasses = 0;
+      rec.consecutiveFailures = tg.healthCheck.unhealthyThresholdCount;
+      rec.reason = 'Target.ResponseCodeMismatch';
+      rec.description = TARGET_HEALTH_REASONS['Target.ResponseCodeMismatch'];
+    }
+    this.scheduleCheck(tg, rec, Math.max(0, nextCheckInMs));
+  }
+
   private key(tg: TargetGroup, rec: TargetRecord): string {
     return `${tg.arn}|${rec.id}:${rec.port}`;
   }
@@ -199,7 +228,10 @@ export class AlbDataPlane {
       rec.consecutivePasses += 1;
       rec.consecutiveFailures = 0;
       rec.lastCheck = { atMs, ok: true, status: outcome.status };
-      if (rec.state !== 'healthy' && rec.consecutivePasses >= tg.healthCheck.healthyThresholdCount) {
+      // A new (`initial`) target needs one pass; an `unhealthy` one comes back
+      // after HealthyThresholdCount passes in a row (see the header).
+      const needed = rec.state === 'initial' ? 1 : tg.healthCheck.healthyThresholdCount;
+      if (rec.state !== 'healthy' && rec.consecutivePasses >= needed) {
         rec.state = 'healthy';
         delete rec.reason;
         delete rec.description;

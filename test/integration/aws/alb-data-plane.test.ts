@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from '@jest/globals';
 import { LocalAws, ScaledClock, clientProbe } from '../../../sandbox/aws/index.js';
 import type { SimInstance } from '../../../sandbox/aws/index.js';
 
@@ -109,6 +109,37 @@ describe('ALB data plane', () => {
     aws.targetGroups.register(tgArn, [{ id: inst.instanceId }]);
     assert.equal(stateOf(inst.instanceId), 'initial');
     assert.equal((await get(`${listenerUrl}/`)).status, 503);
+  });
+
+  // AWS "Health checks for Application Load Balancer target groups": "After your target is
+  // registered, it must pass one health check to be considered healthy"; HealthyThresholdCount
+  // is what puts an unhealthy target back in service.
+  test('a newly registered target turns healthy after ONE passing check, whatever HealthyThresholdCount says', async () => {
+    const arn = aws.targetGroups.addTargetGroup({
+      name: 'vault-aws-default',
+      healthCheck: { path: '/v1/sys/health', intervalSeconds: 5, timeoutSeconds: 2, healthyThresholdCount: 5, unhealthyThresholdCount: 2, matcher: '200' },
+    }).arn;
+    const { inst, node } = await member('a', 200);
+    aws.targetGroups.register(arn, [{ id: inst.instanceId }]);
+    const health = (): string | undefined => aws.targetGroups.describeHealth(arn, [{ id: inst.instanceId }])[0]?.state;
+    await waitUntil(() => health() === 'healthy' || node.hits >= 3, 'healthy or three checks');
+    assert.equal(health(), 'healthy');
+    assert.equal(node.hits, 1, 'one health check, not HealthyThresholdCount (5)');
+  });
+
+  test('an unhealthy target needs HealthyThresholdCount consecutive passes to come back', async () => {
+    const arn = aws.targetGroups.addTargetGroup({
+      name: 'vault-aws-default',
+      healthCheck: { path: '/v1/sys/health', intervalSeconds: 5, timeoutSeconds: 2, healthyThresholdCount: 4, unhealthyThresholdCount: 2, matcher: '200' },
+    }).arn;
+    const { inst, node } = await member('a', 503);
+    aws.targetGroups.register(arn, [{ id: inst.instanceId }]);
+    const health = (): string | undefined => aws.targetGroups.describeHealth(arn, [{ id: inst.instanceId }])[0]?.state;
+    await waitUntil(() => health() === 'unhealthy', 'unhealthy');
+    node.status = 200;
+    const hitsAtRecovery = node.hits;
+    await waitUntil(() => health() === 'healthy', 'healthy again');
+    assert.equal(node.hits - hitsAtRecovery, 4, 'exactly HealthyThresholdCount passing checks');
   });
 
   test('requests are spread round robin over healthy targets', async () => {

@@ -37,7 +37,7 @@ describe('configuration contract (DESIGN §4.1)', () => {
       { scheme: cl.vault.scheme, port: cl.vault.port, address: cl.vault.address, probeTimeoutMs: cl.vault.probeTimeoutMs },
       { scheme: 'https', port: 8200, address: 'privateIp', probeTimeoutMs: 2000 },
     );
-    assert.equal(cl.loadBalancer.routing, 'active-only');
+    assert.equal(cl.loadBalancer.routing, 'all-unsealed');
     assert.equal(cl.haLock.type === 'dynamodb' && cl.haLock.table, 'vault-dynamodb-backend');
     assert.deepEqual(
       { dryRun: cl.policy.dryRun, interval: cl.policy.probeIntervalSeconds, threshold: cl.policy.unhealthyThreshold, fencing: cl.policy.fencing, autoReplace: cl.policy.autoReplace },
