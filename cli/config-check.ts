@@ -138,10 +138,11 @@ export function placeholderFindings(doc: unknown): Finding[] {
 function semanticFindings(config: Config, doc: unknown, opts: { stage?: string | undefined; nowMs: number }): Finding[] {
   const out: Finding[] = [];
   const rawControlTable = (doc as { controlTable?: unknown }).controlTable;
-  if (opts.stage !== undefined && config.controlTable !== stageTableName(opts.stage)) {
+  // Omitted, the functions use the stack's table (env VAULT_HA_CONTROL_TABLE; functions/config/load.ts).
+  if (rawControlTable === undefined) {
+    out.push({ level: 'info', path: 'controlTable', message: `not set: the deployed functions use their stack's table (${stageTableName(opts.stage ?? '<stage>')})` });
+  } else if (opts.stage !== undefined && config.controlTable !== stageTableName(opts.stage)) {
     out.push({ level: 'warning', path: 'controlTable', message: `"${config.controlTable}" is not the table stage ${opts.stage} deploys (${stageTableName(opts.stage)})` });
-  } else if (opts.stage === undefined && rawControlTable === undefined) {
-    out.push({ level: 'warning', path: 'controlTable', message: `not set: defaults to "${config.controlTable}", but a deployed stage's table is ${stageTableName('<stage>')}; check with --stage STAGE` });
   }
   const notifRegion = regionOfArn(config.notifications?.topicArn);
   config.clusters.forEach((c, i) => {
@@ -150,7 +151,7 @@ function semanticFindings(config: Config, doc: unknown, opts: { stage?: string |
     else if (c.vault.scheme === 'https') out.push({ level: 'info', path: `${base}.vault.caBundle`, message: "not set: the nodes' certificates must chain to a public CA in Node's trust store" });
     if (c.policy.dryRun) out.push({ level: 'warning', path: `${base}.policy.dryRun`, message: 'true: the controller reports and changes nothing (to pause for maintenance, use vault-ha pause instead)' });
     const regions = new Map<string, string>();
-    const tgRegion = regionOfArn(c.loadBalancer.targetGroupArn);
+    const tgRegion = c.loadBalancer.type === 'target-group' ? regionOfArn(c.loadBalancer.targetGroupArn) : undefined;
     if (tgRegion) regions.set(`${base}.loadBalancer.targetGroupArn`, tgRegion);
     if (notifRegion) regions.set('notifications.topicArn', notifRegion);
     c.replacement?.slots.forEach((s, j) => regions.set(`${base}.replacement.slots[${j}].availabilityZone`, s.availabilityZone.replace(/[a-z]$/, '')));
@@ -213,7 +214,7 @@ export async function liveChecks(ctx: CliContext, config: Config): Promise<LiveC
     }),
   );
   // The region every call goes to comes from the SDK chain (AWS_REGION, the profile): the config's ARNs and AZs must be there.
-  const configRegions = new Set(config.clusters.flatMap((c) => [regionOfArn(c.loadBalancer.targetGroupArn), ...(c.replacement?.slots ?? []).map((s) => s.availabilityZone.replace(/[a-z]$/, ''))]).filter((r): r is string => r !== undefined));
+  const configRegions = new Set(config.clusters.flatMap((c) => [c.loadBalancer.type === 'target-group' ? regionOfArn(c.loadBalancer.targetGroupArn) : undefined, ...(c.replacement?.slots ?? []).map((s) => s.availabilityZone.replace(/[a-z]$/, ''))]).filter((r): r is string => r !== undefined));
   checks.push(
     attempt(null, 'region', async () => {
       const region = await ctx.clients().ec2.config.region();
@@ -259,15 +260,16 @@ function clusterChecks(ctx: CliContext, c: ClusterConfig, ddb: ReturnType<CliCon
       };
     }),
   );
-  out.push(
-    attempt(c.name, `target group ${c.loadBalancer.targetGroupArn}`, async () => {
-      const tg = (await elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [c.loadBalancer.targetGroupArn] }))).TargetGroups?.[0];
+  const lb = c.loadBalancer;
+  if (lb.type === 'target-group') out.push(
+    attempt(c.name, `target group ${lb.targetGroupArn}`, async () => {
+      const tg = (await elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [lb.targetGroupArn] }))).TargetGroups?.[0];
       if (!tg) return { ok: false, detail: 'not found' };
-      const port = c.loadBalancer.targetPort ?? c.vault.port;
+      const port = lb.targetPort ?? c.vault.port;
       const notes = [`${tg.TargetType ?? '?'} targets, port ${tg.Port ?? '?'}, health check ${tg.HealthCheckPath ?? '?'} matcher ${tg.Matcher?.HttpCode ?? '?'} every ${tg.HealthCheckIntervalSeconds ?? '?'} s`];
       if (tg.Port !== undefined && tg.Port !== port) notes.push(`targets are registered on port ${port} (the config), the group's default is ${tg.Port}`);
       if (tg.HealthCheckPath !== undefined && !tg.HealthCheckPath.startsWith('/v1/sys/health')) notes.push('the health check is not /v1/sys/health (README "ALB health check")');
-      return { ok: true, detail: notes.join('; '), confirms: [c.loadBalancer.targetGroupArn] };
+      return { ok: true, detail: notes.join('; '), confirms: [lb.targetGroupArn] };
     }),
   );
   if (c.haLock.type === 'dynamodb') out.push(attempt(c.name, `Vault lock table ${c.haLock.table}`, () => tableCheck(ctx, (c.haLock as { table: string }).table, ['Path', 'Key'])));

@@ -1,9 +1,11 @@
 /**
- * `vault-ha history [--cluster C] [--since 1h]`: what happened to a cluster,
+ * `vault-ha history [--cluster C] [--since 1h] [--export-timeline FILE]`: what happened to a cluster,
  * oldest first, from the control table: verdict transitions, every tick that
  * changed something (registrations, fencing, dead-leader takeover, auto-replace
  * starts — from the stored observations, kept 3 days), replacement and drill
  * reports with their results, and operator actions (pause, resume, unlock).
+ * `--export-timeline FILE` also draws the newest drill in the window (verdicts, client probe,
+ * routing, phases; bench/charts) as FILE, SVG or PNG by its extension.
  */
 import { listObservations, listOperatorEvents, listReports, listVerdictTransitions } from '../functions/adapters/control-history.js';
 import { TableNotFoundError } from '../functions/adapters/errors.js';
@@ -15,6 +17,7 @@ import { EXIT, NotFoundError, UsageError, type ExitCode } from './lib/errors.js'
 export const HISTORY_OPTIONS: OptionsSpec = {
   cluster: { type: 'string', valueName: 'CLUSTER' },
   since: { type: 'string', valueName: 'DURATION' },
+  'export-timeline': { type: 'string', valueName: 'FILE' },
 };
 
 export const DEFAULT_SINCE_MS = 24 * 3600 * 1000;
@@ -91,10 +94,40 @@ export async function clusterHistory(ctx: CliContext, table: string, cluster: st
   return events.map(({ ms: _ms, ...e }) => e);
 }
 
+/** The newest drill report among the clusters' events, with its cluster. */
+export function newestDrill(clusters: ReadonlyArray<{ name: string; events: HistoryEvent[] }>): { cluster: string; at: string; report: Record<string, unknown> } | undefined {
+  let best: { cluster: string; at: string; report: Record<string, unknown> } | undefined;
+  for (const c of clusters) {
+    for (const e of c.events) {
+      if (e.kind !== 'drill' || e.detail === undefined) continue;
+      if (best === undefined || Date.parse(e.at) >= Date.parse(best.at)) best = { cluster: c.name, at: e.at, report: e.detail };
+    }
+  }
+  return best;
+}
+
+/**
+ * `--export-timeline FILE`: the newest drill report in the window drawn as FILE
+ * (bench/charts, loaded only here: the charting libraries stay out of every other command).
+ */
+export async function exportDrillTimeline(clusters: ReadonlyArray<{ name: string; events: HistoryEvent[] }>, file: string, since: string): Promise<{ file: string; cluster: string; execution: string }> {
+  const drill = newestDrill(clusters);
+  if (drill === undefined) {
+    throw new NotFoundError(`no failover-drill report for ${clusters.map((c) => c.name).join(', ') || 'any cluster'} since ${since}`, 'widen the window with --since (e.g. --since 7d) or pick the cluster with --cluster');
+  }
+  const [{ writeRunTimelineFile }, { drillReportTimeline }] = await Promise.all([import('../bench/charts/render.js'), import('../bench/charts/run-timeline.js')]);
+  const execution = String(drill.report['executionName'] ?? '?');
+  await writeRunTimelineFile(drillReportTimeline(drill.report, execution), file);
+  return { file, cluster: drill.cluster, execution };
+}
+
 export async function historyCommand(ctx: CliContext): Promise<ExitCode> {
   const sinceText = stringOption(ctx.args, 'since');
   const sinceSpan = sinceText === undefined ? DEFAULT_SINCE_MS : parseDuration(sinceText);
   if (sinceSpan === undefined) throw new UsageError(`--since must be a duration such as 30m, 1h, 2d (not "${sinceText}")`);
+  const exportFile = stringOption(ctx.args, 'export-timeline');
+  // Checked before anything is read, so a typo costs no AWS calls.
+  if (exportFile !== undefined && !/\.(svg|png)$/i.test(exportFile)) throw new UsageError(`--export-timeline ${exportFile}: the file name must end in .svg or .png`);
   const sinceMs = ctx.now() - sinceSpan;
   const clusters = await ctx.clusters(stringOption(ctx.args, 'cluster'));
   const table = await ctx.table();
@@ -107,13 +140,15 @@ export async function historyCommand(ctx: CliContext): Promise<ExitCode> {
       throw err;
     }
   }
-  ctx.out.result({ clusters: result });
+  const exported = exportFile === undefined ? undefined : await exportDrillTimeline(result, exportFile, iso(sinceMs));
+  ctx.out.result({ clusters: result, ...(exported ? { exportedTimeline: exported } : {}) });
   const out = ctx.out;
   for (const c of result) {
     out.line(`${out.paint('bold', `Cluster ${c.name}`)}: ${c.events.length} event(s) since ${c.since}`);
     for (const e of c.events) out.line(`  ${e.at}  ${e.kind.padEnd(12)} ${e.summary}`);
     out.line();
   }
+  if (exported) out.line(`wrote the timeline of drill ${exported.execution} (cluster ${exported.cluster}) to ${exported.file}`);
   return EXIT.ok;
 }
 

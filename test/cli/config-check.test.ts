@@ -111,9 +111,11 @@ describe('config check (offline): every trap is an error naming its field', () =
 });
 
 describe('config check (offline): warnings that do not fail the check', () => {
-  it('controlTable left at its default is a warning pointing at the deployed name', () => {
+  it('controlTable left out is fine: the deployed functions use their stack\'s table (env VAULT_HA_CONTROL_TABLE)', () => {
     const fs = check((c) => delete c.controlTable);
-    assert.ok(fs.some((f) => f.level === 'warning' && f.path === 'controlTable' && /vault-ha-control-<stage>/.test(f.message)));
+    assert.ok(fs.some((f) => f.level === 'info' && f.path === 'controlTable' && /vault-ha-control-<stage>/.test(f.message)));
+    assert.ok(!fs.some((f) => f.level === 'warning' && f.path === 'controlTable'));
+    assert.ok(check((c) => delete c.controlTable, 'staging').some((f) => f.level === 'info' && /vault-ha-control-staging/.test(f.message)));
     assert.deepEqual(errors(fs), []);
   });
   it('with --stage, a controlTable that is not the stage table is a warning', () => {

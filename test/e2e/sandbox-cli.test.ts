@@ -3,7 +3,7 @@
  * last stdout line (the scenario's JSON result).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { describe, test } from '@jest/globals';
 
 interface Run {
@@ -19,6 +19,51 @@ function cli(args: string[], timeoutMs: number): Promise<Run> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The live view in line mode (stdin a pipe), driven line by line; every wait bounded. */
+class LiveCli {
+  private out = '';
+  private done = false;
+  private readonly exited: Promise<number | null>;
+  private readonly child;
+  constructor(args: string[]) {
+    this.child = spawn('npx', ['tsx', 'sandbox/cli.ts', ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.exited = new Promise((resolve) =>
+      this.child.on('close', (code) => {
+        this.done = true;
+        resolve(code);
+      }),
+    );
+  }
+  get output(): string {
+    return this.out;
+  }
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+  /** Resolves when `re` matches the output after `from`; fails after `timeoutMs`. */
+  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const m = re.exec(this.out.slice(from));
+      if (m) return m[0];
+      if (this.done) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no ${re} within ${timeoutMs} ms${this.done ? ' (the CLI exited)' : ''}; output:\n${this.out.slice(-4000)}`);
+  }
+  async quit(timeoutMs: number): Promise<number | null> {
+    if (!this.done) this.send('quit');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 describe('sandbox CLI', () => {
@@ -64,5 +109,36 @@ describe('sandbox CLI', () => {
     assert.equal(run.code, 2);
     assert.match(run.stderr, /unknown scenario "nope"/);
     assert.match(run.stderr, /kill-active/);
+  });
+
+  test('line mode: --speed alone compresses the timings; kill x and unknown commands are refused and change nothing; a refusal is said once, whole', async () => {
+    const live = new LiveCli(['--speed', '10']);
+    try {
+      await live.waitFor(/timings compressed ×10/, 60_000);
+      await live.waitFor(/verdict {3}healthy/, 60_000);
+      const before = live.output.length;
+      live.send('kill x');
+      live.send('foo b');
+      await live.waitFor(/refused: unknown command "foo"/, 10_000, before);
+      assert.match(live.output.slice(before), /refused: unknown node "x"/);
+      // The replacement of the active is refused (it is the legitimate active and not forced).
+      const beforeReplace = live.output.length;
+      live.send('replace a');
+      const failed = await live.waitFor(/replace-node \(state machine\) vault-a: failed — .*/, 60_000, beforeReplace);
+      assert.match(failed, /refused to replace slot vault-a of sandbox: i-[0-9a-f]+ is the legitimate active/);
+      assert.equal(failed.match(/refused to replace/g)?.length, 1, failed);
+      assert.doesNotMatch(failed, /…$|\{"kind"/, 'whole and readable, not a cut JSON document');
+      // A frame later, the refusal is not repeated.
+      await live.waitFor(/recent events/, 15_000, live.output.indexOf(failed) + failed.length);
+      const after = live.output.slice(beforeReplace);
+      assert.equal(after.split(failed).length - 1, 1, 'the refusal is printed once');
+      // Neither "kill x" (the x key stops an instance) nor "foo b" (b would select vault-b) did anything.
+      const sinceCommands = live.output.slice(before);
+      assert.doesNotMatch(sinceCommands, /StopInstances|kill -9|selected vault-b/);
+      assert.equal(await live.quit(30_000), 0, live.output.slice(-3000));
+      assert.match(live.output, /stopped: no server, socket or timer left\./);
+    } finally {
+      await live.quit(5_000).catch(() => undefined);
+    }
   });
 });
