@@ -1,17 +1,19 @@
 /**
- * The ALB target group: what is registered and how the ALB sees it, and the
- * idempotent application of a registration plan. Decides nothing: the plan
- * comes from the core planner.
+ * The ALB/NLB target group: what is registered and how the balancer sees it,
+ * its target type, and the idempotent application of a registration plan.
+ * Decides nothing: the plan comes from the core planner.
  */
 import {
   DeregisterTargetsCommand,
+  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   RegisterTargetsCommand,
   type ElasticLoadBalancingV2Client,
   type TargetDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { TargetState, TargetView } from '../core/types.js';
-import { isAwsError, toAdapterError } from './errors.js';
+import { AwsCallError, isAwsError, toAdapterError } from './errors.js';
+import { applyInOrder, type AppliedTargets, type TargetPlan } from './plan-apply.js';
 
 /** Targets per Register/DeregisterTargets call; keeps each request small and well inside ELBv2 limits. */
 export const TARGETS_PER_CALL = 200;
@@ -51,46 +53,12 @@ export async function describeTargets(elb: ElasticLoadBalancingV2Client, targetG
   return views.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 }
 
-export interface TargetPlan {
-  register: string[];
-  deregister: string[];
-  /** Decided by the planner (RegistrationPlan.order); default deregister-first. */
-  order?: 'deregister-first' | 'register-first';
-  /** Decided by the planner: go on registering after a failed deregistration. */
-  registerEvenIfDeregisterFails?: boolean;
-}
-
-export interface AppliedTargets {
-  registered: string[];
-  deregistered: string[];
-}
+export type { AppliedTargets, TargetPlan } from './plan-apply.js';
+export { PartialApplyError } from './plan-apply.js';
 
 /**
- * Some of a plan was applied before a call failed: `applied` says exactly what
- * changed (invariant 12), `cause` is the adapter error of the failed call.
- */
-export class PartialApplyError extends Error {
-  override readonly name = 'PartialApplyError';
-  constructor(
-    readonly applied: AppliedTargets,
-    readonly failures: Array<{ step: 'register' | 'deregister'; error: Error }>,
-  ) {
-    super(
-      `target group changes failed (${failures.map((f) => `${f.step}: ${f.error.message}`).join('; ')}); ` +
-        `applied: registered [${applied.registered.join(', ')}], deregistered [${applied.deregistered.join(', ')}]`,
-      { cause: failures[0]?.error },
-    );
-  }
-}
-
-/**
- * Applies a plan in the order the planner chose. Deregister first when a node
- * that claims active leaves (the other order could route the old and the new
- * active both for a moment); register first otherwise, so the group never
- * passes through empty. When deregistration fails and the planner said every
- * removal is dead or non-routable, the registrations still go ahead: a missing
- * permission or an ELB brown-out on DeregisterTargets must not keep a new
- * legitimate active out of the group.
+ * Applies a plan in the order the planner chose (see applyInOrder in
+ * plan-apply.ts for the ordering hazards), every target on `port`.
  *
  * Idempotent: empty lists make no call, registering a registered target is a
  * no-op in ELBv2, and deregistering a target that is not registered succeeds.
@@ -98,58 +66,40 @@ export class PartialApplyError extends Error {
  * gone) counts as done: a target that cannot exist cannot be routed.
  * On any failure, throws PartialApplyError saying what did change.
  */
-export async function applyPlan(
-  elb: ElasticLoadBalancingV2Client,
-  targetGroupArn: string,
-  port: number,
-  plan: TargetPlan,
-): Promise<AppliedTargets> {
-  const applied: AppliedTargets = { registered: [], deregistered: [] };
-  const failures: Array<{ step: 'register' | 'deregister'; error: Error }> = [];
-
-  const doDeregister = async (): Promise<boolean> => {
-    for (const batch of chunks(unique(plan.deregister), TARGETS_PER_CALL)) {
-      try {
-        await deregisterBatch(elb, targetGroupArn, port, batch);
-      } catch (err) {
-        failures.push({ step: 'deregister', error: err as Error });
-        return false;
-      }
-      applied.deregistered.push(...batch);
-    }
-    return true;
-  };
-  const doRegister = async (): Promise<boolean> => {
-    for (const batch of chunks(unique(plan.register), TARGETS_PER_CALL)) {
-      try {
-        await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets(batch, port) }));
-      } catch (err) {
-        failures.push({ step: 'register', error: toAdapterError(err, targetGroupArn) });
-        return false;
-      }
-      applied.registered.push(...batch);
-    }
-    return true;
-  };
-
-  if (plan.order === 'register-first') {
-    // Removing the old targets while the new ones failed to come in could empty the group.
-    if (await doRegister()) await doDeregister();
-  } else {
-    const deregistered = await doDeregister();
-    if (deregistered || plan.registerEvenIfDeregisterFails === true) await doRegister();
-  }
-  if (failures.length > 0) {
-    // A single failure keeps its own type (callers and tests match on it); the
-    // partial result travels with it either way.
-    throw new PartialApplyError(applied, failures);
-  }
-  return applied;
+export function applyPlan(elb: ElasticLoadBalancingV2Client, targetGroupArn: string, port: number, plan: TargetPlan): Promise<AppliedTargets> {
+  return applyTargets(elb, targetGroupArn, plan, (id) => ({ Id: id, Port: port }));
 }
 
-async function deregisterBatch(elb: ElasticLoadBalancingV2Client, arn: string, port: number, batch: string[]): Promise<void> {
+/**
+ * applyPlan with the target of each planned id given by `targetOf` (an `ip`
+ * target group registers the member's private IP, not its instance id). The
+ * ids in the result are the plan's.
+ */
+export function applyTargets(
+  elb: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+  plan: TargetPlan,
+  targetOf: (id: string, step: 'register' | 'deregister') => TargetDescription,
+): Promise<AppliedTargets> {
+  return applyInOrder(
+    {
+      register: async (batch) => {
+        try {
+          await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: batch.map((id) => targetOf(id, 'register')) }));
+        } catch (err) {
+          throw toAdapterError(err, targetGroupArn);
+        }
+      },
+      deregister: (batch) => deregisterBatch(elb, targetGroupArn, batch.map((id) => targetOf(id, 'deregister'))),
+    },
+    plan,
+    TARGETS_PER_CALL,
+  );
+}
+
+async function deregisterBatch(elb: ElasticLoadBalancingV2Client, arn: string, batch: TargetDescription[]): Promise<void> {
   try {
-    await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: targets(batch, port) }));
+    await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: batch }));
     return;
   } catch (err) {
     if (!isInvalidTarget(err)) throw toAdapterError(err, arn);
@@ -157,9 +107,9 @@ async function deregisterBatch(elb: ElasticLoadBalancingV2Client, arn: string, p
   }
   // InvalidTarget rejects the whole call without saying which target is gone;
   // retry one by one so the live targets in this batch are still removed.
-  for (const id of batch) {
+  for (const target of batch) {
     try {
-      await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: targets([id], port) }));
+      await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [target] }));
     } catch (err) {
       if (!isInvalidTarget(err)) throw toAdapterError(err, arn);
     }
@@ -170,16 +120,42 @@ function isInvalidTarget(err: unknown): boolean {
   return isAwsError(err, 'InvalidTarget', 'InvalidTargetException');
 }
 
-function targets(ids: string[], port: number): TargetDescription[] {
-  return ids.map((Id) => ({ Id, Port: port }));
+/** What the controller needs to know about a target group to register into it. */
+export interface TargetGroupFacts {
+  /** `instance` targets are instance ids; `ip` targets are private IPv4 addresses. */
+  targetType: 'instance' | 'ip';
+  /** The group's own port (the default port of a target registered without one). */
+  port?: number;
 }
 
-function unique(ids: string[]): string[] {
-  return [...new Set(ids)];
-}
+/** Per client, per ARN: a target group's target type never changes, so one DescribeTargetGroups per container suffices. */
+const factsCache = new WeakMap<ElasticLoadBalancingV2Client, Map<string, TargetGroupFacts>>();
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/**
+ * The target group's target type and port (DescribeTargetGroups), cached per
+ * client. A Lambda (`lambda`) or ALB (`alb`) target group cannot hold Vault
+ * nodes: that is a configuration error, named.
+ */
+export async function describeTargetGroupFacts(elb: ElasticLoadBalancingV2Client, targetGroupArn: string): Promise<TargetGroupFacts> {
+  let byArn = factsCache.get(elb);
+  const cached = byArn?.get(targetGroupArn);
+  if (cached !== undefined) return cached;
+  let out;
+  try {
+    out = await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }));
+  } catch (err) {
+    throw toAdapterError(err, targetGroupArn);
+  }
+  const tg = out?.TargetGroups?.find((g) => g.TargetGroupArn === undefined || g.TargetGroupArn === targetGroupArn);
+  const type = tg?.TargetType ?? 'instance';
+  if (type !== 'instance' && type !== 'ip') {
+    throw new AwsCallError(`${targetGroupArn}: target type "${type}" cannot hold Vault nodes (use an instance or ip target group)`, {
+      resource: targetGroupArn,
+      code: 'UnsupportedTargetType',
+    });
+  }
+  const facts: TargetGroupFacts = { targetType: type, ...(tg?.Port !== undefined ? { port: tg.Port } : {}) };
+  if (byArn === undefined) factsCache.set(elb, (byArn = new Map()));
+  byArn.set(targetGroupArn, facts);
+  return facts;
 }
