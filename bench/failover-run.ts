@@ -7,8 +7,9 @@
  * real-world milliseconds.
  */
 import http from 'node:http';
-import { loadBalancerSchema, policySchema } from '../functions/config/schema.js';
-import { Sandbox, RECOMMENDED_TARGET_GROUP, type SandboxOptions, type SandboxSlot } from '../sandbox/environment.js';
+import { policySchema, routingSchema } from '../functions/config/schema.js';
+import { Sandbox, RECOMMENDED_CLASSIC_HEALTH_CHECK, RECOMMENDED_TARGET_GROUP, type SandboxOptions, type SandboxSlot } from '../sandbox/environment.js';
+import { CLASSIC_DEFAULT_HEALTH_CHECK } from '../sandbox/aws/classic-elb.js';
 import { readControllerDeployment, type LambdaDeployment } from '../sandbox/controller-loop.js';
 import { sleep } from '../sandbox/sim/index.js';
 import {
@@ -16,7 +17,9 @@ import {
   failedRequests,
   firstAfter,
   maxGap,
+  lbOf,
   type BenchAlb,
+  type BenchLb,
   type BenchSetup,
   type CellKey,
   type ClientRequest,
@@ -56,8 +59,49 @@ export const ALB_SETTINGS: Record<
   },
 };
 
+type HealthSettings = (typeof ALB_SETTINGS)[BenchAlb];
+
+/**
+ * The `alb` axis per balancer (`--lb`): AWS's defaults and the README's
+ * recommended settings of each. Classic: the console's defaults (interval 30 s,
+ * timeout 5 s, unhealthy 2, healthy 10; a new instance needs the healthy
+ * threshold too) and RECOMMENDED_CLASSIC_HEALTH_CHECK; it has no deregistration
+ * delay (connection draining only lets requests in flight finish). NLB: the
+ * HTTP health check's defaults (interval 30 s, timeout 6 s, healthy 5,
+ * unhealthy 2, deregistration delay 300 s) and the ALB's recommended timings.
+ */
+export const LB_SETTINGS: Record<BenchLb, Record<BenchAlb, HealthSettings>> = {
+  alb: ALB_SETTINGS,
+  classic: {
+    'aws-default': {
+      intervalSeconds: CLASSIC_DEFAULT_HEALTH_CHECK.intervalSeconds,
+      timeoutSeconds: CLASSIC_DEFAULT_HEALTH_CHECK.timeoutSeconds,
+      healthyThresholdCount: CLASSIC_DEFAULT_HEALTH_CHECK.healthyThreshold,
+      unhealthyThresholdCount: CLASSIC_DEFAULT_HEALTH_CHECK.unhealthyThreshold,
+      deregistrationDelaySeconds: 0,
+    },
+    aggressive: {
+      intervalSeconds: RECOMMENDED_CLASSIC_HEALTH_CHECK.intervalSeconds,
+      timeoutSeconds: RECOMMENDED_CLASSIC_HEALTH_CHECK.timeoutSeconds,
+      healthyThresholdCount: RECOMMENDED_CLASSIC_HEALTH_CHECK.healthyThreshold,
+      unhealthyThresholdCount: RECOMMENDED_CLASSIC_HEALTH_CHECK.unhealthyThreshold,
+      deregistrationDelaySeconds: 0,
+    },
+  },
+  'nlb-ip': {
+    'aws-default': { intervalSeconds: 30, timeoutSeconds: 6, healthyThresholdCount: 5, unhealthyThresholdCount: 2, deregistrationDelaySeconds: 300 },
+    aggressive: ALB_SETTINGS.aggressive,
+  },
+};
+
+/** How long a run observes after the fault: enough for the balancer's slowest way back (a Classic healthy threshold of 10 × 30 s), at least MAX_OBSERVE_MS. */
+export function maxObserveMs(lb: BenchLb, hc: HealthSettings): number {
+  if (lb === 'alb') return MAX_OBSERVE_MS;
+  return Math.max(MAX_OBSERVE_MS, ((hc.healthyThresholdCount + hc.unhealthyThresholdCount + 2) * hc.intervalSeconds + 60) * 1000);
+}
+
 /** The routing the controller ships with (the config schema's default). */
-export const DEFAULT_ROUTING = loadBalancerSchema.shape.routing.parse(undefined);
+export const DEFAULT_ROUTING = routingSchema.parse(undefined);
 /** policy.probeIntervalSeconds as shipped (the detection target is relative to it). */
 export const DEFAULT_PROBE_INTERVAL_SECONDS = policySchema.parse({}).probeIntervalSeconds;
 
@@ -74,7 +118,11 @@ export interface SetupSpec {
  * the fault. `defaultRouting` replaces the schema's default for the `default`
  * setup (to try a candidate default before shipping it).
  */
-export function setupSpec(setup: BenchSetup, defaultRouting: 'active-only' | 'all-unsealed' = DEFAULT_ROUTING): SetupSpec {
+export function setupSpec(setup: BenchSetup, defaultRouting: 'active-only' | 'all-unsealed' = DEFAULT_ROUTING, lb: BenchLb = 'alb'): SetupSpec {
+  if (lb === 'classic' && setup === 'default') {
+    // Classic has no matcher: `standbyok=true` is its way to pass an unsealed standby (README "Classic Load Balancer").
+    return { controller: true, routing: defaultRouting, matcher: '200', path: RECOMMENDED_CLASSIC_HEALTH_CHECK.healthCheckPath, initialTargets: defaultRouting === 'active-only' ? 'active' : 'unsealed' };
+  }
   switch (setup) {
     case 'classic':
       return { controller: false, matcher: '200', path: '/v1/sys/health', initialTargets: 'unsealed' };
@@ -146,13 +194,16 @@ interface Sample {
 export async function runOnce(job: RunJob): Promise<RunOutcome> {
   const wallStart = Date.now();
   const random = seededRandom(job.seed);
-  const spec = setupSpec(job.cell.setup, job.defaultRouting);
-  const alb = ALB_SETTINGS[job.cell.alb];
+  const lb = lbOf(job.cell);
+  const spec = setupSpec(job.cell.setup, job.defaultRouting, lb);
+  const alb = LB_SETTINGS[lb][job.cell.alb];
+  const observeCapMs = maxObserveMs(lb, alb);
   const scale = 1 / job.speed;
   const real = (worldMs: number): number => worldMs * scale;
   const world = (realMs: number): number => realMs * job.speed;
   const opts: SandboxOptions = {
     ha: 'dynamodb',
+    lb,
     fast: true,
     speed: job.speed,
     controller: spec.controller ? 'scheduled' : 'none',
@@ -218,7 +269,7 @@ export async function runOnce(job: RunJob): Promise<RunOutcome> {
       const now = Date.now();
       const lastFailure = Math.max(faultAt, ...requests.filter((r) => !r.ok).map((r) => r.endAtMs));
       const newActive = activeOtherThan(sb, old);
-      if (now - faultAt >= real(MAX_OBSERVE_MS)) break;
+      if (now - faultAt >= real(observeCapMs)) break;
       if (now - faultAt >= real(MIN_OBSERVE_MS) && now - lastFailure >= real(QUIET_MS) && newActive !== undefined) break;
     }
     const endAt = Date.now();
@@ -254,8 +305,8 @@ function activeOtherThan(sb: Sandbox, old: SandboxSlot): SandboxSlot | undefined
 }
 
 function sample(sb: Sandbox): Sample {
-  const tg = sb.aws.targetGroups.requireTargetGroup(sb.targetGroupArn);
-  const registered = [...tg.targets.values()].filter((r) => r.state !== 'draining').map((r) => ({ id: r.id, state: r.state }));
+  // By instance id (an `ip` target is its node's IP) and in the state the controller reads.
+  const registered = sb.registeredTargets().map((r) => ({ id: r.instanceId, state: r.state }));
   const claimants: string[] = [];
   let unsealedAlive = 0;
   for (const s of sb.slots) {

@@ -12,14 +12,29 @@ export const BENCH_ALBS = ['aws-default', 'aggressive'] as const;
 export type BenchAlb = (typeof BENCH_ALBS)[number];
 export const BENCH_SETUPS = ['classic', 'active-only', 'all-unsealed', 'default'] as const;
 export type BenchSetup = (typeof BENCH_SETUPS)[number];
+/**
+ * The load balancer (`--lb`): `alb` (an ALB target group of instances), `classic`
+ * (a Classic Load Balancer) or `nlb-ip` (an NLB target group of ip targets). The
+ * `alb` axis then means that balancer's health-check settings: AWS's defaults or
+ * the README's recommended ones.
+ */
+export const BENCH_LBS = ['alb', 'classic', 'nlb-ip'] as const;
+export type BenchLb = (typeof BENCH_LBS)[number];
 
 export interface CellKey {
   scenario: BenchScenario;
   alb: BenchAlb;
   setup: BenchSetup;
+  /** Absent: `alb` (cells written before the dimension existed). */
+  lb?: BenchLb;
 }
 
-export const cellName = (c: CellKey): string => `${c.scenario}/${c.alb}/${c.setup}`;
+export const lbOf = (c: Pick<CellKey, 'lb'>): BenchLb => c.lb ?? 'alb';
+
+/** `kill-active/aggressive/default` for the ALB, `classic:kill-active/aws-default/default` for another balancer. */
+export const cellName = (c: CellKey): string => `${lbOf(c) === 'alb' ? '' : `${lbOf(c)}:`}${c.scenario}/${c.alb}/${c.setup}`;
+
+const sameBalancer = (a: CellKey, b: CellKey): boolean => lbOf(a) === lbOf(b);
 
 /** One client request through the listener (ms on one clock; `endAtMs` when it answered, failed or timed out). */
 export interface ClientRequest {
@@ -161,6 +176,7 @@ export function summarizeCell(key: CellKey, runs: readonly RunMetrics[]): CellSu
     scenario: key.scenario,
     alb: key.alb,
     setup: key.setup,
+    lb: lbOf(key),
     runs: runs.length,
     clientRtoSeconds: statsSeconds(runs.map((r) => r.clientRtoMs)),
     failedRequests: { median: failed.length ? median(failed) : Number.NaN, max: failed.length ? Math.max(...failed) : Number.NaN },
@@ -182,7 +198,7 @@ export function summarizeCell(key: CellKey, runs: readonly RunMetrics[]): CellSu
 export function withRatios(cells: readonly CellSummary[]): CellSummary[] {
   return cells.map((c) => {
     if (c.setup === 'classic') return { ...c, ratioToClassic: null };
-    const classic = cells.find((x) => x.setup === 'classic' && x.scenario === c.scenario && x.alb === c.alb);
+    const classic = cells.find((x) => x.setup === 'classic' && x.scenario === c.scenario && x.alb === c.alb && sameBalancer(x, c));
     const base = classic?.clientRtoSeconds?.median;
     const mine = c.clientRtoSeconds?.median;
     if (base === undefined || mine === undefined) return { ...c, ratioToClassic: null };
@@ -261,7 +277,7 @@ export function explainRto(c: CellSummary, limitSeconds: number): string {
 /** Every target of issue 7, evaluated on the cells present (a target whose cells are absent is not listed). */
 export function evaluateTargets(cells: readonly CellSummary[], limits: TargetLimits): TargetResult[] {
   const out: TargetResult[] = [];
-  const find = (k: CellKey): CellSummary | undefined => cells.find((c) => c.scenario === k.scenario && c.alb === k.alb && c.setup === k.setup);
+  const find = (k: CellKey): CellSummary | undefined => cells.find((c) => c.scenario === k.scenario && c.alb === k.alb && c.setup === k.setup && sameBalancer(c, k));
 
   // 1. kill-active RTO with the shipped defaults, both ALB settings.
   for (const c of cells.filter((x) => x.scenario === 'kill-active' && x.setup === 'default')) {
@@ -280,7 +296,7 @@ export function evaluateTargets(cells: readonly CellSummary[], limits: TargetLim
   // 2. step-down: outage ≤ 3 s in every run of every cell, failed requests no more than classic.
   for (const c of cells.filter((x) => x.scenario === 'step-down')) {
     const worst = compare('worst run', c.clientRtoSeconds?.max ?? Number.NaN, limits.stepDownMaxSeconds);
-    const classic = find({ scenario: 'step-down', alb: c.alb, setup: 'classic' });
+    const classic = find({ scenario: 'step-down', alb: c.alb, setup: 'classic', lb: lbOf(c) });
     const failed =
       c.setup === 'classic' || classic === undefined
         ? { met: true, detail: `failed requests median ${c.failedRequests.median}` }
@@ -316,7 +332,7 @@ export function evaluateTargets(cells: readonly CellSummary[], limits: TargetLim
 
   // 4. active-only kill-active never slower than classic at the same ALB settings (median and p95).
   for (const c of cells.filter((x) => x.scenario === 'kill-active' && x.setup === 'active-only')) {
-    const classic = find({ scenario: 'kill-active', alb: c.alb, setup: 'classic' });
+    const classic = find({ scenario: 'kill-active', alb: c.alb, setup: 'classic', lb: lbOf(c) });
     if (!classic?.clientRtoSeconds || !c.clientRtoSeconds) continue;
     const med = compare('median', c.clientRtoSeconds.median, classic.clientRtoSeconds.median);
     const p95 = compare('p95', c.clientRtoSeconds.p95, classic.clientRtoSeconds.p95);

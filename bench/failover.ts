@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- --failover [--runs N] [--only scenario/alb/setup,...] [--speed S] [--jobs J] [--out file] [--seed N]
- *                             [--default-routing active-only|all-unsealed] [--markdown]`
+ * `npm run bench -- --failover [--runs N] [--lb alb,classic,nlb-ip] [--only [lb:]scenario/alb/setup,...] [--speed S] [--jobs J]
+ *                             [--out file] [--seed N] [--default-routing active-only|all-unsealed] [--markdown]`
  *
  * The failover benchmark (issue 7, contract DESIGN §4.6): kill-active and
  * step-down × ALB `aws-default` and `aggressive` × setups `classic` (every node
@@ -11,6 +11,12 @@
  * (schedule, timeout, reserved concurrency, event age), all compressed by
  * `--speed`; the fault at a random phase; each run in a fresh sandbox; runs
  * spread over child processes, at most one per core.
+ *
+ * `--lb` (default `alb`) adds the balancer dimension: `classic` (a Classic Load
+ * Balancer: no fail-open, HealthyThreshold passes for a new instance, its own
+ * default and recommended health checks) and `nlb-ip` (an NLB target group of ip
+ * targets). Their cells are named `classic:kill-active/aws-default/default`; an
+ * `--only` pattern without a prefix applies to every balancer of `--lb`.
  *
  * Stdout: one row per cell with its ratio to classic, then met / not met for
  * every target. JSON: bench/results/failover-<date>.json.
@@ -25,6 +31,7 @@ import { RECOMMENDED_TARGET_GROUP } from '../sandbox/environment.js';
 import {
   ALB_SETTINGS,
   CLIENT_INTERVAL_MS,
+  LB_SETTINGS,
   DEFAULT_PROBE_INTERVAL_SECONDS,
   DEFAULT_ROUTING,
   MAX_OBSERVE_MS,
@@ -34,13 +41,16 @@ import {
 } from './failover-run.js';
 import {
   BENCH_ALBS,
+  BENCH_LBS,
   BENCH_SCENARIOS,
   BENCH_SETUPS,
   ISSUE7_TARGETS,
   cellName,
   evaluateTargets,
+  lbOf,
   summarizeCell,
   withRatios,
+  type BenchLb,
   type CellKey,
   type CellSummary,
   type Stats,
@@ -66,25 +76,40 @@ export interface FailoverArgs {
   speed: number;
   jobs: number;
   cells: CellKey[];
+  /** `--lb`: the balancers benchmarked (default alb). */
+  lbs: BenchLb[];
   out: string;
   seed: number;
   /** `--default-routing`: try the `default` setup with another routing than the schema's default. */
   defaultRouting: 'active-only' | 'all-unsealed';
 }
 
-export function allCells(): CellKey[] {
-  return BENCH_SCENARIOS.flatMap((scenario) => BENCH_ALBS.flatMap((alb) => BENCH_SETUPS.map((setup) => ({ scenario, alb, setup }))));
+/** Every cell of the given balancers (ALB cells carry no `lb`, as before the dimension existed). */
+export function allCells(lbs: readonly BenchLb[] = ['alb']): CellKey[] {
+  return lbs.flatMap((lb) =>
+    BENCH_SCENARIOS.flatMap((scenario) => BENCH_ALBS.flatMap((alb) => BENCH_SETUPS.map((setup) => (lb === 'alb' ? { scenario, alb, setup } : { scenario, alb, setup, lb })))),
+  );
 }
 
-/** `--only kill-active/aggressive/default,step-down/*\/classic`: `*` matches any value of a part. */
-export function selectCells(only: string | undefined): CellKey[] {
-  const cells = allCells();
+/**
+ * `--only kill-active/aggressive/default,step-down/*\/classic`: `*` matches any value of a part;
+ * a `classic:` (or `alb:`, `nlb-ip:`) prefix limits a pattern to that balancer.
+ */
+export function selectCells(only: string | undefined, lbs: readonly BenchLb[] = ['alb']): CellKey[] {
+  const cells = allCells(lbs);
   if (only === undefined) return cells;
   const patterns = only.split(',').map((p) => p.trim()).filter(Boolean);
   const chosen = cells.filter((c) =>
-    patterns.some((p) => {
-      const [s, a, u] = p.split('/');
-      return (s === '*' || s === c.scenario) && (a === undefined || a === '*' || a === c.alb) && (u === undefined || u === '*' || u === c.setup);
+    patterns.some((pattern) => {
+      const colon = pattern.indexOf(':');
+      const lb = colon === -1 ? undefined : pattern.slice(0, colon);
+      const [s, a, u] = (colon === -1 ? pattern : pattern.slice(colon + 1)).split('/');
+      return (
+        (lb === undefined || lb === '*' || lb === lbOf(c)) &&
+        (s === '*' || s === c.scenario) &&
+        (a === undefined || a === '*' || a === c.alb) &&
+        (u === undefined || u === '*' || u === c.setup)
+      );
     }),
   );
   if (chosen.length === 0) throw new BenchArgumentError('--only', `no cell matches "${only}" (cells: ${cells.map(cellName).join(', ')})`);
@@ -107,15 +132,25 @@ export function parseFailoverArgs(argv: readonly string[], now = new Date()): Fa
     return n;
   };
   const date = now.toISOString().slice(0, 10);
+  const lbs = lbArg(value('--lb'));
   return {
     runs: Math.round(num('--runs', DEFAULT_RUNS, 1, 100)),
     speed: num('--speed', DEFAULT_SPEED, 1, 50),
     jobs: Math.round(num('--jobs', Math.max(1, availableParallelism()), 1, 64)),
-    cells: selectCells(value('--only')),
+    cells: selectCells(value('--only'), lbs),
+    lbs,
     out: value('--out') ?? fileURLToPath(new URL(`./results/failover-${date}.json`, import.meta.url)),
     seed: Math.round(num('--seed', now.getTime() % 1_000_000, 0, 2 ** 31)),
     defaultRouting: routingArg(value('--default-routing')),
   };
+}
+
+function lbArg(v: string | undefined): BenchLb[] {
+  if (v === undefined) return ['alb'];
+  const lbs = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = lbs.find((x) => !(BENCH_LBS as readonly string[]).includes(x));
+  if (bad !== undefined || lbs.length === 0) throw new BenchArgumentError('--lb', `must be a comma-separated list of ${BENCH_LBS.join(', ')}, got "${v}"`);
+  return [...new Set(lbs)] as BenchLb[];
 }
 
 function routingArg(v: string | undefined): 'active-only' | 'all-unsealed' {
@@ -193,8 +228,9 @@ const sec = (x: number | undefined | null): string => (x === undefined || x === 
 const statCell = (s: Stats | null, k: keyof Stats): string => sec(s?.[k]);
 
 export function formatTable(cells: readonly CellSummary[]): string[] {
-  const header = ['scenario', 'alb', 'setup', 'runs', 'RTO med', 'p95', 'min', 'max', '×classic', 'failed', 'elected', 'registered', 'ALB-healthy', 'detect p95', 'empty', '2 actives'];
+  const header = ['lb', 'scenario', 'alb', 'setup', 'runs', 'RTO med', 'p95', 'min', 'max', '×classic', 'failed', 'elected', 'registered', 'ALB-healthy', 'detect p95', 'empty', '2 actives'];
   const rows = cells.map((c) => [
+    lbOf(c),
     c.scenario,
     c.alb,
     c.setup,
@@ -213,7 +249,7 @@ export function formatTable(cells: readonly CellSummary[]): string[] {
     String(c.twoActivesRoutedSamples),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((v, i) => (i < 3 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  const line = (r: string[]): string => r.map((v, i) => (i < 4 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
@@ -233,13 +269,13 @@ export function formatTargets(results: readonly TargetResult[]): string[] {
 /** The cell table as Markdown (README "Performance"): `npm run bench -- --failover --markdown`. */
 export function formatMarkdown(cells: readonly CellSummary[]): string[] {
   const out = [
-    '| scenario | ALB | setup | RTO median | p95 | min–max | × classic | failed requests (median) | elected | registered | ALB-healthy | detection p95 | empty TG samples | two actives |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| LB | scenario | health check | setup | RTO median | p95 | min–max | × classic | failed requests (median) | elected | registered | LB-healthy | detection p95 | empty TG samples | two actives |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const c of cells) {
     const r = c.clientRtoSeconds;
     out.push(
-      `| ${c.scenario} | ${c.alb} | ${c.setup} | ${sec(r?.median)} | ${sec(r?.p95)} | ${sec(r?.min)}–${sec(r?.max)} | ${c.ratioToClassic === null ? '–' : `×${c.ratioToClassic.toFixed(2)}`} | ${c.failedRequests.median} | ${sec(c.electedSeconds?.median)} | ${sec(c.registeredSeconds?.median)} | ${sec(c.albHealthySeconds?.median)} | ${sec(c.detectionSeconds?.p95)} | ${c.emptyTargetGroupSamples} | ${c.twoActivesRoutedSamples} |`,
+      `| ${lbOf(c)} | ${c.scenario} | ${c.alb} | ${c.setup} | ${sec(r?.median)} | ${sec(r?.p95)} | ${sec(r?.min)}–${sec(r?.max)} | ${c.ratioToClassic === null ? '–' : `×${c.ratioToClassic.toFixed(2)}`} | ${c.failedRequests.median} | ${sec(c.electedSeconds?.median)} | ${sec(c.registeredSeconds?.median)} | ${sec(c.albHealthySeconds?.median)} | ${sec(c.detectionSeconds?.p95)} | ${c.emptyTargetGroupSamples} | ${c.twoActivesRoutedSamples} |`,
     );
   }
   return out;
@@ -254,6 +290,8 @@ export interface FailoverResults {
   deployment: LambdaDeployment;
   settings: {
     alb: typeof ALB_SETTINGS;
+    /** The `alb` axis per balancer (`--lb`). */
+    lb: typeof LB_SETTINGS;
     setups: Record<string, ReturnType<typeof setupSpec>>;
     recommendedTargetGroup: typeof RECOMMENDED_TARGET_GROUP;
     defaultRouting: string;
@@ -277,7 +315,7 @@ export async function runFailoverBench(argv: readonly string[]): Promise<Failove
     }
   }
   console.log(
-    `failover bench: ${args.cells.length} cells × ${args.runs} runs at ×${args.speed} on ${Math.min(args.jobs, jobs.length)} processes; ` +
+    `failover bench (${args.lbs.join(', ')}): ${args.cells.length} cells × ${args.runs} runs at ×${args.speed} on ${Math.min(args.jobs, jobs.length)} processes; ` +
       `controller as deployed: rate(${deployment.schedulePeriodSeconds} s), timeout ${deployment.timeoutSeconds} s, reserved concurrency ${deployment.reservedConcurrency}, ` +
       `maximumEventAge ${deployment.maximumEventAgeSeconds} s; default routing ${args.defaultRouting}${args.defaultRouting === DEFAULT_ROUTING ? '' : ` (--default-routing; the schema's is ${DEFAULT_ROUTING})`}, recommended matcher ${RECOMMENDED_TARGET_GROUP.matcher}; seed ${args.seed}`,
   );
@@ -304,6 +342,7 @@ export async function runFailoverBench(argv: readonly string[]): Promise<Failove
     deployment,
     settings: {
       alb: ALB_SETTINGS,
+      lb: LB_SETTINGS,
       setups: Object.fromEntries(BENCH_SETUPS.map((s) => [s, setupSpec(s, args.defaultRouting)])),
       recommendedTargetGroup: RECOMMENDED_TARGET_GROUP,
       defaultRouting: args.defaultRouting,

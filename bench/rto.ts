@@ -10,10 +10,11 @@
  */
 import { pathToFileURL } from 'node:url';
 import { runScenario, type ScenarioResult } from '../sandbox/scenarios.js';
+import type { SandboxHa } from '../sandbox/environment.js';
 
 export interface RtoFigure {
   scenario: string;
-  ha: 'dynamodb' | 'raft';
+  ha: SandboxHa;
   passed: boolean;
   rtoMs: number | undefined;
   clientSuccessRate: number;

@@ -14,7 +14,7 @@ import { assessSnapshot } from '../functions/core/snapshot.js';
 import { activePause, pauseSentence } from '../functions/core/pause.js';
 import type { LockObservation, Member, NodeHealth, TargetView, VerdictKind } from '../functions/core/types.js';
 import { discoverMembers } from '../functions/adapters/ec2-fleet.js';
-import { describeTargets } from '../functions/adapters/target-group.js';
+import { loadBalancerPort } from '../functions/adapters/load-balancer.js';
 import { readClusterLock } from '../functions/adapters/lock-reader.js';
 import { probeMembers, probeOptionsOf } from '../functions/adapters/vault-probe.js';
 import { LEASE_SCOPES, emptyClusterState, loadClusterState, readLease, type ClusterState, type LeaseRecord } from '../functions/adapters/control-table.js';
@@ -87,10 +87,11 @@ export async function gatherClusterStatus(ctx: CliContext, cluster: ClusterConfi
     warnings.push(`controller state unreadable (${(err as Error).message}): judged without history`);
     return emptyClusterState();
   });
+  const membersRead = discoverMembers(ec2, cluster);
   const [state, members, targets, pause, controllerLease, operationLease, observations] = await Promise.all([
     storedState,
-    discoverMembers(ec2, cluster),
-    describeTargets(elbv2, cluster.loadBalancer.targetGroupArn),
+    membersRead,
+    loadBalancerPort(cluster, { elbv2 }).describe(membersRead),
     readPause(ddb, table, cluster.name),
     readLease(ddb, table, { cluster: cluster.name, scope: LEASE_SCOPES.controller }),
     readLease(ddb, table, { cluster: cluster.name, scope: LEASE_SCOPES.operation }),

@@ -121,6 +121,23 @@ interface Environment {
   handler: ReturnType<typeof createControllerHandler>;
   frozen: boolean;
   invocation: number;
+  /** The request id of the invocation running in it (a killed run's lease owner is `controller:<id>`). */
+  requestId?: string;
+  busy?: boolean;
+}
+
+/** The SDK clients every invocation of the loop shares (what chaos middleware is attached to). */
+export interface ControllerSdkClients {
+  ec2: EC2Client;
+  elbv2: ElasticLoadBalancingV2Client;
+  ddb: DynamoDBClient;
+  sns: SNSClient;
+}
+
+/** Fault-injection hooks (sandbox/chaos): see ControllerLoop.instrument. */
+export interface ControllerLoopHooks {
+  /** Every log line of every invocation, with its structured fields (the view keeps only the message). */
+  onLog?: (line: LogLine & { fields?: Record<string, unknown> }) => void;
 }
 
 export class LambdaTimedOutError extends Error {
@@ -138,8 +155,10 @@ export class ControllerLoop {
   /** When each tick started probing the nodes. */
   readonly probes: ProbeRecord[] = [];
   private readonly handler: ReturnType<typeof createControllerHandler>;
-  private readonly clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client; ddb: DynamoDBClient; sns: SNSClient };
+  private readonly clients: ControllerSdkClients;
   private readonly environments = new Map<number, Environment>();
+  private hooks: ControllerLoopHooks = {};
+  private extra = 0;
   private scheduler: LambdaScheduler | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
@@ -160,6 +179,62 @@ export class ControllerLoop {
 
   get last(): TickRecord | undefined {
     return this.ticks.at(-1);
+  }
+
+  /**
+   * Chaos hooks (sandbox only): `clients` is called once with the SDK clients
+   * every invocation shares, to add fault-injecting middleware; `onLog` sees
+   * every log line with its fields (to search them for secrets).
+   */
+  instrument(hooks: ControllerLoopHooks & { clients?: (clients: ControllerSdkClients) => void }): void {
+    hooks.clients?.(this.clients);
+    this.hooks = { ...this.hooks, ...(hooks.onLog ? { onLog: hooks.onLog } : {}) };
+  }
+
+  /**
+   * Scheduled mode: kills every invocation running now, as a crash would
+   * (OOM, the sandbox's view of `kill -9`): its environment is frozen at its
+   * next clock read and discarded, so no `finally` of the handler runs past
+   * that point. Returns the killed invocations' request ids.
+   */
+  killRunning(): string[] {
+    const killed: string[] = [];
+    for (const [container, env] of this.environments) {
+      if (!env.busy) continue;
+      env.frozen = true;
+      this.environments.delete(container);
+      if (env.requestId !== undefined) killed.push(env.requestId);
+    }
+    return killed;
+  }
+
+  /**
+   * Scheduled mode: one more invocation now, in a fresh environment, beside
+   * whatever the schedule runs (an operator's manual `aws lambda invoke`): the
+   * lease is all that keeps two runs from acting at once.
+   */
+  async invokeExtra(): Promise<void> {
+    const sched = this.opts.schedule;
+    if (!sched) throw new ControllerLoopOptionsError('schedule', 'invokeExtra needs the scheduled mode');
+    const container = -(++this.extra);
+    const timeoutMs = sched.deployment.timeoutSeconds * 1000 * sched.timeScale;
+    const deadlineMs = Date.now() + timeoutMs;
+    try {
+      await this.invokeScheduled({
+        awsRequestId: `sandbox-extra-${process.pid}-${this.extra}`,
+        functionName: sched.deployment.functionName,
+        timeoutSeconds: sched.deployment.timeoutSeconds,
+        container,
+        deadlineMs,
+        getRemainingTimeInMillis: () => Math.max(0, Math.round(deadlineMs - Date.now())),
+        eventId: 0,
+        eventAgeMs: 0,
+      });
+    } catch {
+      // recorded in `ticks` like any failed invocation
+    } finally {
+      this.environments.delete(container);
+    }
   }
 
   /** Scheduled mode: the invocations' lifecycle (fired, throttled, dropped, timed out...). */
@@ -252,6 +327,8 @@ export class ControllerLoop {
     }
     const seq = ++this.seq;
     env.invocation = seq;
+    env.requestId = ctx.awsRequestId;
+    env.busy = true;
     const context = {
       awsRequestId: ctx.awsRequestId,
       functionName: ctx.functionName,
@@ -265,6 +342,7 @@ export class ControllerLoop {
     } catch (err) {
       record = { seq, startedAtMs, finishedAtMs: Date.now(), container: ctx.container, ...failure(err) };
     }
+    env.busy = false;
     if (env.frozen) record = { ...record, timedOut: true, error: record.error ?? `Task timed out after ${ctx.timeoutSeconds} seconds` };
     this.keep(record);
     if (record.error !== undefined) throw new Error(record.error);
@@ -275,6 +353,7 @@ export class ControllerLoop {
     const logger: Logger = {
       log: (level, message, fields) => {
         this.remember(level, message);
+        this.hooks.onLog?.({ atMs: Date.now(), level, message, ...(fields ? { fields } : {}) });
         if (fields && typeof fields.verdict === 'string') this.rememberTick(invocation(), message, fields);
       },
       raw: () => undefined, // EMF metric lines: CloudWatch's business, not the view's

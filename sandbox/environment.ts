@@ -1,9 +1,15 @@
 /**
  * The whole control plane on a laptop (DESIGN §6): dynalite, the local
- * EC2/ELBv2/SNS/SSM endpoints, a 3-node simulated Vault cluster in 3 AZs
+ * EC2/ELBv2/ELB/SNS/SSM endpoints, a 3-node simulated Vault cluster in 3 AZs
  * (instances launched through the EC2 world, each with its slot's network
- * interface and data volume), a target group with a listener and a rolling
+ * interface and data volume), a load balancer with a listener and a rolling
  * client probe, and the REAL controller handler on its loop.
+ *
+ * Load balancer (`lb`): `alb` an ALB target group of instances (default),
+ * `nlb-ip` an NLB target group of `ip` targets (the nodes' private IPs),
+ * `classic` a Classic Load Balancer. HA (`ha`): `dynamodb`, `raft`, or `none`
+ * (the nodes keep their DynamoDB lock, as MySQL or Consul storage would keep
+ * theirs, but the controller is configured with haLock "none" and never reads it).
  *
  * Time: `fast` compresses every duration by `speed` (default 20): Vault's lock
  * timings (scaledTimings), the EC2/ALB world clock, the controller's tick
@@ -34,6 +40,7 @@ import { SsmServer } from './aws/ssm.js';
 import { DocumentRegistry } from './aws/ssm-documents.js';
 import { ControllerLoop, readControllerDeployment, type LambdaDeployment, type TickLogEntry, type TickRecord } from './controller-loop.js';
 import { parseMatcher, type HealthCheckSettings } from './aws/elbv2.js';
+import { classicTargetState } from '../functions/adapters/classic-elb.js';
 import { createControlTable, createVaultLockTable, startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { SandboxRuntime, type RuntimeEvent } from './runtime.js';
 import { PREPARE_NODE_DOCUMENT, VAULT_CONTROL_DOCUMENT, registerProjectDocuments } from './ssm-agent-documents.js';
@@ -70,6 +77,24 @@ export const TARGET_GROUP_HEALTH = {
   unhealthyThresholdCount: RECOMMENDED_TARGET_GROUP.unhealthyThresholdCount,
 } as const;
 export const DEREGISTRATION_DELAY_SECONDS = RECOMMENDED_TARGET_GROUP.deregistrationDelaySeconds;
+/**
+ * The Classic Load Balancer health check README "Classic Load Balancer" recommends.
+ * Classic has no matcher (a check passes on 200 only), so `standbyok=true` makes
+ * an unsealed standby answer 200 (it forwards, DESIGN §3.3a) while a sealed
+ * (503), uninitialized (501), HA-unhealthy (474: it wins over standbyok) or
+ * removed (530) node still fails: the same set the ALB's matcher 200,429 passes.
+ */
+export const RECOMMENDED_CLASSIC_HEALTH_CHECK = {
+  healthCheckPath: '/v1/sys/health?standbyok=true',
+  intervalSeconds: 5,
+  timeoutSeconds: 3,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+} as const;
+/** The balancers the sandbox can put in front of the nodes. */
+export const SANDBOX_BALANCERS = ['alb', 'nlb-ip', 'classic'] as const;
+export type SandboxBalancer = (typeof SANDBOX_BALANCERS)[number];
+export type SandboxHa = 'dynamodb' | 'raft' | 'none';
 /** Real-timing controller tick (policy.probeIntervalSeconds). */
 export const PROBE_INTERVAL_SECONDS = 5;
 
@@ -86,7 +111,9 @@ export interface TimelineEvent {
 }
 
 export interface SandboxOptions {
-  ha: 'dynamodb' | 'raft';
+  ha: SandboxHa;
+  /** The load balancer (default `alb`). */
+  lb?: SandboxBalancer;
   /** Compressed timings (tests, quick demos). */
   fast?: boolean;
   /** Speed-up factor when fast (default 20). */
@@ -106,8 +133,12 @@ export interface SandboxOptions {
   schedule?: { deployment?: LambdaDeployment; phase?: number };
   /** Bound on controller invocations (default: 100 000). */
   maxTicks?: number;
-  /** The target group's health check (default: path /v1/sys/health, matcher 200, TARGET_GROUP_HEALTH). */
-  healthCheck?: Partial<Pick<HealthCheckSettings, 'path' | 'matcher' | 'intervalSeconds' | 'timeoutSeconds' | 'healthyThresholdCount' | 'unhealthyThresholdCount'>>;
+  /**
+   * The balancer's health check (default: HTTP, path /v1/sys/health, matcher 200,
+   * TARGET_GROUP_HEALTH). A Classic Load Balancer takes protocol, path, timings and
+   * thresholds (it has no matcher: 200 passes); `protocol: 'TCP'` is a TCP check.
+   */
+  healthCheck?: Partial<Pick<HealthCheckSettings, 'protocol' | 'path' | 'matcher' | 'intervalSeconds' | 'timeoutSeconds' | 'healthyThresholdCount' | 'unhealthyThresholdCount'>>;
   deregistrationDelaySeconds?: number;
   /**
    * What the target group holds when the sandbox starts: `active` (default) the
@@ -162,7 +193,7 @@ export interface NodeView {
 
 export interface SandboxView {
   atMs: number;
-  ha: 'dynamodb' | 'raft';
+  ha: SandboxHa;
   speed: number;
   nodes: NodeView[];
   verdict: string | undefined;
@@ -219,6 +250,7 @@ const MANAGED_ENV = [
   'AWS_EC2_METADATA_DISABLED',
   'AWS_ENDPOINT_URL_EC2',
   'AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2',
+  'AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING',
   'AWS_ENDPOINT_URL_SNS',
   'AWS_ENDPOINT_URL_SSM',
   'AWS_ENDPOINT_URL_DYNAMODB',
@@ -228,7 +260,8 @@ const MANAGED_ENV = [
 ] as const;
 
 export class Sandbox {
-  readonly ha: 'dynamodb' | 'raft';
+  readonly ha: SandboxHa;
+  readonly lb: SandboxBalancer;
   readonly speed: number;
   /** Real ms per "real-world" ms: 1 / speed. */
   readonly timeScale: number;
@@ -245,7 +278,12 @@ export class Sandbox {
   dynamo!: LocalDynamo;
   runtime!: SandboxRuntime;
   controller!: ControllerLoop;
+  /**
+   * The balancer's key in `aws.targetGroups`: the target group's ARN, or the
+   * Classic Load Balancer's ARN (`lb: 'classic'`; its name is `loadBalancerName`).
+   */
   targetGroupArn = '';
+  loadBalancerName = '';
   listenerUrl = '';
   raftGroup: RaftGroup | undefined;
   /** Real ms between routing samples. */
@@ -269,6 +307,7 @@ export class Sandbox {
 
   constructor(private readonly opts: SandboxOptions) {
     this.ha = opts.ha;
+    this.lb = opts.lb ?? 'alb';
     this.speed = opts.fast ? (opts.speed ?? DEFAULT_FAST_SPEED) : 1;
     this.timeScale = 1 / this.speed;
     this.shares = Array.from({ length: SHARE_COUNT }, () => randomBytes(33).toString('base64'));
@@ -291,7 +330,7 @@ export class Sandbox {
   private async startInner(): Promise<void> {
     const nodeCount = this.opts.nodeCount ?? 3;
     this.dynamo = await startLocalDynamo();
-    if (this.ha === 'dynamodb') await createVaultLockTable(this.dynamo.client, LOCK_TABLE);
+    if (this.ha !== 'raft') await createVaultLockTable(this.dynamo.client, LOCK_TABLE);
     await createControlTable(this.dynamo.client, CONTROL_TABLE);
 
     const clock = new ScaledClock(this.speed);
@@ -301,7 +340,7 @@ export class Sandbox {
     const world = this.aws.world;
 
     const documents = new DocumentRegistry();
-    registerProjectDocuments(documents, { pollIntervalMs: Math.max(10, Math.round(100 * this.timeScale * 4)) });
+    registerProjectDocuments(documents, { pollIntervalMs: Math.max(10, Math.round(100 * this.timeScale * 4)), secondMs: Math.max(1, Math.round(1000 * this.timeScale)) });
     this.ssm = new SsmServer({ documents, region: world.region, accountId: world.accountId, msPerSecond: Math.max(20, Math.round(1000 * this.timeScale)) });
     await this.ssm.start();
 
@@ -353,13 +392,7 @@ export class Sandbox {
       if (e.type === 'runtime-error') this.record('info', `runtime error on ${e.instanceId} (${e.hook}): ${e.error}`);
     });
 
-    const tg = this.aws.targetGroups.addTargetGroup({
-      name: 'vault-sandbox',
-      port: 8200,
-      protocol: 'HTTP',
-      healthCheck: { path: '/v1/sys/health', matcher: '200', ...TARGET_GROUP_HEALTH, ...this.opts.healthCheck },
-      deregistrationDelaySeconds: this.opts.deregistrationDelaySeconds ?? DEREGISTRATION_DELAY_SECONDS,
-    });
+    const tg = this.addBalancer();
     this.targetGroupArn = tg.arn;
     await this.aws.start();
     this.listenerUrl = (await this.aws.alb.addListener(tg.arn)).url;
@@ -404,8 +437,9 @@ export class Sandbox {
     if (this.opts.initialTargets === 'unsealed') {
       this.registerSettled(leader);
     } else {
-      this.aws.targetGroups.register(tg.arn, [{ id: leaderId }]);
-      const rec = [...tg.targets.values()].find((r) => r.id === leaderId);
+      this.registerInstance(leaderId);
+      const key = this.targetKeyOf(leaderId);
+      const rec = [...tg.targets.values()].find((r) => r.id === key);
       if (rec) {
         rec.state = 'healthy';
         delete rec.reason;
@@ -459,17 +493,83 @@ export class Sandbox {
    */
   private registerSettled(leader: SandboxSlot): void {
     const tg = this.aws.targetGroups.requireTargetGroup(this.targetGroupArn);
-    const matches = parseMatcher(tg.healthCheck.matcher);
+    const matches = parseMatcher(tg.healthCheck.matcher, tg.balancer === 'network' ? 599 : 499);
     const random = this.opts.random ?? Math.random;
     for (const s of this.slots) {
       const id = this.instanceOf(s.name);
       const st = s.node.status();
       if (id === undefined || !st.running || st.sealed) continue;
-      this.aws.targetGroups.register(tg.arn, [{ id }]);
-      // Vault's default /v1/sys/health codes (DESIGN §3.1): 200 active, 429 standby.
-      const code = s === leader || st.isActive ? 200 : 429;
-      this.aws.alb.settleTarget(tg.arn, id, matches(code) ? 'healthy' : 'unhealthy', random() * tg.healthCheck.intervalSeconds * 1000);
+      this.registerInstance(id);
+      // Vault's default /v1/sys/health codes (DESIGN §3.1): 200 active, 429 standby (200 with standbyok).
+      const standbyOk = /[?&]standbyok=true\b/.test(tg.healthCheck.path);
+      const code = s === leader || st.isActive || standbyOk ? 200 : 429;
+      const passes = tg.healthCheck.protocol === 'TCP' || matches(code);
+      this.aws.alb.settleTarget(tg.arn, this.targetKeyOf(id), passes ? 'healthy' : 'unhealthy', random() * tg.healthCheck.intervalSeconds * 1000);
     }
+  }
+
+  /** The balancer of `opts.lb`, with the options' health check. */
+  private addBalancer() {
+    const hc = { protocol: 'HTTP' as const, path: '/v1/sys/health', matcher: '200', ...TARGET_GROUP_HEALTH, ...this.opts.healthCheck };
+    if (this.lb === 'classic') {
+      const lb = this.aws.classic.add({
+        name: 'vault-sandbox',
+        instancePort: 8200,
+        healthCheck: {
+          target: hc.protocol === 'TCP' ? 'TCP:8200' : `${hc.protocol}:8200${hc.path}`,
+          intervalSeconds: hc.intervalSeconds,
+          timeoutSeconds: hc.timeoutSeconds,
+          healthyThreshold: hc.healthyThresholdCount,
+          unhealthyThreshold: hc.unhealthyThresholdCount,
+        },
+      });
+      this.loadBalancerName = lb.name;
+      return lb;
+    }
+    const nlb = this.lb === 'nlb-ip';
+    return this.aws.targetGroups.addTargetGroup({
+      name: 'vault-sandbox',
+      port: 8200,
+      protocol: nlb ? 'TCP' : 'HTTP',
+      loadBalancerType: nlb ? 'network' : 'application',
+      targetType: nlb ? 'ip' : 'instance',
+      healthCheck: hc,
+      deregistrationDelaySeconds: this.opts.deregistrationDelaySeconds ?? DEREGISTRATION_DELAY_SECONDS,
+    });
+  }
+
+  /** The balancer's id for an instance: the instance id, or its private IP for `ip` targets. */
+  targetKeyOf(instanceId: string): string {
+    if (this.lb !== 'nlb-ip') return instanceId;
+    return this.aws.world.instance(instanceId)?.privateIpAddress ?? instanceId;
+  }
+
+  /** The instance a balancer target is (for an `ip` target: the live instance with that private IP, else the newest that had it). */
+  instanceOfTarget(targetId: string): string {
+    if (this.lb !== 'nlb-ip') return targetId;
+    const holders = this.aws.world
+      .instances()
+      .filter((i) => i.privateIpAddress === targetId)
+      .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running') || b.launchTimeMs - a.launchTimeMs);
+    return holders[0]?.instanceId ?? targetId;
+  }
+
+  /** Registers an instance with the sandbox's balancer, as its API would. */
+  registerInstance(instanceId: string): void {
+    if (this.lb === 'classic') this.aws.classic.register(this.loadBalancerName, [instanceId]);
+    else this.aws.targetGroups.register(this.targetGroupArn, [{ id: this.targetKeyOf(instanceId) }]);
+  }
+
+  /** Registered (non-draining) targets by instance id, with the state the controller reads for each. */
+  registeredTargets(): Array<{ instanceId: string; state: string }> {
+    const tg = this.aws.targetGroups.requireTargetGroup(this.targetGroupArn);
+    return [...tg.targets.values()]
+      .filter((r) => r.state !== 'draining')
+      .map((r) => {
+        const instanceId = this.instanceOfTarget(r.id);
+        return { instanceId, state: this.targetState(instanceId) ?? r.state };
+      })
+      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
   }
 
   async stop(): Promise<void> {
@@ -500,11 +600,14 @@ export class Sandbox {
         probeTimeoutMs: Math.max(250, Math.round(2000 * this.timeScale)),
         maxResponseBytes: 65_536,
       },
-      loadBalancer: { targetGroupArn: this.targetGroupArn, routing: this.opts.routing ?? 'active-only' },
+      loadBalancer:
+        this.lb === 'classic'
+          ? { type: 'classic', loadBalancerName: this.loadBalancerName, routing: this.opts.routing ?? 'active-only', listenerUrl: this.listenerUrl }
+          : { type: 'target-group', targetGroupArn: this.targetGroupArn, routing: this.opts.routing ?? 'active-only', listenerUrl: this.listenerUrl },
       haLock:
         this.ha === 'dynamodb'
           ? { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: Math.round(1000 * this.timeScale) }
-          : { type: 'raft' },
+          : { type: this.ha },
       unseal: { mode: 'shamir', sharesParameterPrefix: SHARES_PREFIX },
       replacement: {
         launchTemplate: { id: launchTemplateId, version: '$Latest' },
@@ -831,11 +934,7 @@ export class Sandbox {
   sample(): RoutingSample | undefined {
     if (this.stopped || !this.targetGroupArn) return undefined;
     const atMs = Date.now();
-    const tg = this.aws.targetGroups.requireTargetGroup(this.targetGroupArn);
-    const registered = [...tg.targets.values()]
-      .filter((r) => r.state !== 'draining')
-      .map((r) => ({ instanceId: r.id, state: this.targetState(r.id) ?? r.state }))
-      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    const registered = this.registeredTargets();
     const claimants: string[] = [];
     for (const s of this.slots) {
       if (!s.node.isActive()) continue;
@@ -866,10 +965,17 @@ export class Sandbox {
     if (this.clientSamples.length > 50_000) this.clientSamples.splice(0, this.clientSamples.length - 50_000);
   }
 
+  /** The state the controller reads for a registered instance (DescribeTargetHealth, or DescribeInstanceHealth mapped), undefined when not registered. */
   targetState(instanceId: string): string | undefined {
     const tg = this.aws.targetGroups.requireTargetGroup(this.targetGroupArn);
-    if (![...tg.targets.values()].some((r) => r.id === instanceId)) return undefined;
-    return this.aws.targetGroups.describeHealth(this.targetGroupArn, [{ id: instanceId }])[0]?.state;
+    const key = this.targetKeyOf(instanceId);
+    const rec = [...tg.targets.values()].find((r) => r.id === key && r.state !== 'draining') ?? [...tg.targets.values()].find((r) => r.id === key);
+    if (rec === undefined) return undefined;
+    if (this.lb === 'classic') {
+      const v = this.aws.classic.view(rec);
+      return classicTargetState({ State: v.state, ReasonCode: v.reasonCode, Description: v.description });
+    }
+    return this.aws.targetGroups.describeHealth(this.targetGroupArn, [{ id: key }])[0]?.state;
   }
 
   /** Client success over the last `windowMs` of real time (1 when there were no requests). */

@@ -23,15 +23,13 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { OBSERVE_MARGIN_SECONDS, observeBudget, postCheckBudget } from '../functions/core/drill.js';
-import { failoverDrillInputSchema } from '../functions/config/schema.js';
-import { makeFailoverDrillHandler, type DrillTaskContext } from '../functions/handlers/failover-drill.js';
 import { silentLogger } from '../functions/handlers/lib/logger.js';
 import { makeReplaceNodeHandler } from '../functions/handlers/replace-node.js';
 import { SANDBOX_STAGE, stateMachineName } from '../cli/lib/stack.js';
 import { SfnEndpoint, type LocalExecutionRequest, type LocalStateMachine } from './aws/sfn.js';
 import { StsEndpoint } from './aws/sts.js';
 import { STEP_DOWN_TOKEN_PARAMETER, type Sandbox } from './environment.js';
+import { runLocalDrill } from './drill.js';
 import { loadDefinition, runStateMachine, type AslDefinition, type RunStateMachineResult } from './stepfunctions/runner.js';
 
 export interface OperatorEndpoints {
@@ -42,9 +40,6 @@ export interface OperatorEndpoints {
   configFile: string;
   stop(): Promise<void>;
 }
-
-/** The contract's default maxRtoSeconds (DESIGN §4.5), what the drill scenarios use too. */
-const DEFAULT_MAX_RTO_SECONDS = failoverDrillInputSchema.parse({ cluster: 'x', scenario: 'step-down' }).maxRtoSeconds;
 
 const DEFINITIONS = {
   'replace-node': new URL('../statemachines/replace-node.asl.yml', import.meta.url),
@@ -67,7 +62,7 @@ export async function startOperatorEndpoints(sb: Sandbox): Promise<OperatorEndpo
   const sfn = new SfnEndpoint({
     region: world.region,
     accountId: world.accountId,
-    machines: [replaceNodeMachine(sb, () => definition('replace-node')), failoverDrillMachine(sb, () => definition('failover-drill'))],
+    machines: [replaceNodeMachine(sb, () => definition('replace-node')), failoverDrillMachine(sb)],
   });
   const sts = new StsEndpoint({ accountId: world.accountId, roleName: 'sandbox-operator', sessionName: localUser() });
   const dir = await mkdtemp(path.join(tmpdir(), 'vault-ha-sandbox-'));
@@ -164,62 +159,21 @@ function replaceNodeMachine(sb: Sandbox, definition: () => Promise<AslDefinition
 }
 
 /**
- * As runFailoverDrill (sandbox/scenarios.ts): `maxRtoSeconds` is given in
- * real-world seconds (default the contract's 120) and compressed like every
- * other duration; Validate's poll bound is rescaled to the compressed Waits.
+ * As the drill scenarios (sandbox/drill.ts runLocalDrill, the same wiring): the
+ * input's real-world seconds are compressed like every other duration, the
+ * drill probes clients through the sandbox's listener, and terminate-active's
+ * restore runs replace-node as a nested execution.
  */
-function failoverDrillMachine(sb: Sandbox, definition: () => Promise<AslDefinition>): LocalStateMachine {
+function failoverDrillMachine(sb: Sandbox): LocalStateMachine {
   const name = stateMachineName(SANDBOX_STAGE, 'failover-drill');
   return {
     name,
     run: async (req: LocalExecutionRequest): Promise<RunStateMachineResult> => {
-      const clients = sandboxClients(sb);
-      const speed = sb.speed;
-      const given = req.input as { maxRtoSeconds?: unknown; scenario?: unknown };
-      const realMaxRto = typeof given.maxRtoSeconds === 'number' ? given.maxRtoSeconds : DEFAULT_MAX_RTO_SECONDS;
-      const maxRtoSeconds = realMaxRto / speed;
-      try {
-        const config = sb.config;
-        const tasks = makeFailoverDrillHandler({
-          loadConfig: async () => config,
-          clients: () => clients,
-          nowMs: () => Date.now(),
-          env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
-          logger: silentLogger,
-        });
-        const handler = async (event: { action?: unknown }, context: unknown): Promise<unknown> => {
-          const out = await tasks(event as never, context as never);
-          if (event.action !== 'validate' || speed === 1) return out;
-          const ctx = out as DrillTaskContext;
-          const boundSeconds = ctx.maxRtoSeconds + OBSERVE_MARGIN_SECONDS / speed;
-          const waitSeconds = ctx.observe.intervalSeconds / speed;
-          return { ...ctx, observe: { ...ctx.observe, boundSeconds, maxPolls: Math.ceil(boundSeconds / waitSeconds) + 2 } };
-        };
-        const observeMs = observeBudget(maxRtoSeconds).intervalSeconds * 1000;
-        const postMs = postCheckBudget().intervalSeconds * 1000;
-        sb.record('fault', `failover-drill ${typeof given.scenario === 'string' ? given.scenario : '?'} started over the Step Functions API (${req.executionName})`);
-        const input = typeof req.input === 'object' && req.input !== null ? { ...(req.input as Record<string, unknown>), maxRtoSeconds } : req.input;
-        const result = await runStateMachine(await definition(), input, {
-          lambdaHandlers: { failoverDrillTasks: handler },
-          sdkClients: { ec2: clients.ec2, elasticloadbalancingv2: clients.elbv2, ssm: clients.ssm, sns: clients.sns, dynamodb: clients.ddb },
-          ...(speed !== 1
-            ? {
-                waitTimeOverrides: (state: string) => Math.round((state === 'WaitPostCheck' ? postMs : observeMs) / speed),
-                retryIntervalOverrides: () => Math.round(2_000 / speed),
-              }
-            : {}),
-          stateMachineName: name,
-          executionName: req.executionName,
-          maxTransitions: 2_000,
-          timeoutMs: Math.max(60_000, ((maxRtoSeconds + 300) * 1000) / speed),
-          signal: req.signal,
-          onHistory: req.onHistory,
-        });
-        sb.record('controller', `failover-drill ${req.executionName}: ${result.status}${result.error ? ` (${result.error})` : ''} after ${result.transitions} transitions`);
-        return result;
-      } finally {
-        for (const c of Object.values(clients)) c.destroy();
-      }
+      const given = req.input as { scenario?: unknown };
+      sb.record('fault', `failover-drill ${typeof given.scenario === 'string' ? given.scenario : '?'} started over the Step Functions API (${req.executionName})`);
+      const result = await runLocalDrill(sb, { input: req.input, executionName: req.executionName, stateMachineName: name, signal: req.signal, onHistory: req.onHistory });
+      sb.record('controller', `failover-drill ${req.executionName}: ${result.status}${result.error ? ` (${result.error})` : ''} after ${result.transitions} transitions`);
+      return result;
     },
   };
 }

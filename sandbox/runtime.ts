@@ -239,6 +239,19 @@ export class SandboxRuntime implements InstanceRuntime {
         await runtime.startVault(instanceId);
       },
       stopVault: (signal) => runtime.stopVault(instanceId, signal),
+      drill: {
+        seal: async () => {
+          const node = runtime.nodeHostedOn(instanceId);
+          if (!node || !node.status().running) return 'down';
+          if (!node.isActive()) return 'standby';
+          await node.seal();
+          return 'sealed';
+        },
+        partitionClients: async (on) => {
+          await runtime.nodeHostedOn(instanceId)?.partitionClients(on, 'refuse');
+        },
+        partitionStorage: (on) => runtime.nodeHostedOn(instanceId)?.partitionStorage(on),
+      },
     };
   }
 

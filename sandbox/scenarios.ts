@@ -11,13 +11,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { DeleteParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { makeFailoverDrillHandler, type DrillTaskContext } from '../functions/handlers/failover-drill.js';
-import { silentLogger } from '../functions/handlers/lib/logger.js';
-import { OBSERVE_MARGIN_SECONDS, observeBudget, postCheckBudget, type DrillReport, type DrillScenario } from '../functions/core/drill.js';
+import type { DrillScenario } from '../functions/core/drill.js';
+import type { DrillReport } from '../functions/core/drill-report.js';
 import { LEASE_SCOPES, readLease } from '../functions/adapters/control-table.js';
 import { FAILED_REPLACEMENT_TAG, REPLACED_BY_TAG } from '../functions/adapters/ec2-replacement.js';
 import type { ReplacementReport } from '../functions/core/replacement.js';
@@ -27,14 +23,19 @@ import {
   SHARES_PREFIX,
   STEP_DOWN_TOKEN_PARAMETER,
   Sandbox,
+  type SandboxBalancer,
+  type SandboxHa,
   type SandboxOptions,
   type RoutingSample,
   type SandboxSlot,
   type TimelineEvent,
 } from './environment.js';
 import type { SimVolume } from './aws/world.js';
-import { loadDefinition, runStateMachine, type RunStateMachineResult } from './stepfunctions/runner.js';
+import type { RunStateMachineResult } from './stepfunctions/runner.js';
 import { sleep } from './sim/index.js';
+import { runFailoverDrill } from './drill.js';
+
+export { runFailoverDrill } from './drill.js';
 
 export const SCENARIOS = [
   'steady',
@@ -48,6 +49,11 @@ export const SCENARIOS = [
   'replace-node-unseal-fails',
   'drill-kill-active',
   'drill-step-down',
+  'drill-stop-active-instance',
+  'drill-terminate-active',
+  'drill-partition-clients',
+  'drill-partition-storage',
+  'drill-seal-active',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -59,7 +65,15 @@ export function isReplaceNodeScenario(name: ScenarioName): boolean {
 }
 
 /** The scenarios that run the failover-drill state machine (capped speed like replace-node: the interpreter blocks the event loop while it validates). */
-export const DRILL_SCENARIOS = ['drill-kill-active', 'drill-step-down'] as const satisfies readonly ScenarioName[];
+export const DRILL_SCENARIOS = [
+  'drill-kill-active',
+  'drill-step-down',
+  'drill-stop-active-instance',
+  'drill-terminate-active',
+  'drill-partition-clients',
+  'drill-partition-storage',
+  'drill-seal-active',
+] as const satisfies readonly ScenarioName[];
 
 export function isDrillScenario(name: ScenarioName): boolean {
   return (DRILL_SCENARIOS as readonly string[]).includes(name);
@@ -117,7 +131,8 @@ export interface ScenarioCheck {
 export interface ScenarioResult {
   scenario: ScenarioName;
   passed: boolean;
-  ha: 'dynamodb' | 'raft';
+  ha: SandboxHa;
+  lb: SandboxBalancer;
   speed: number;
   /** Fault → a new active registered, healthy in the target group and serving a client through the listener (wall ms). */
   rtoMs?: number;
@@ -148,11 +163,23 @@ export interface ScenarioResult {
   phases?: PhaseFigure[];
   compensation?: string[];
   nextSteps?: string[];
-  /** Drill scenarios: the drill report's RTO (wall seconds, like the sandbox's compressed time), null when no new active was routed. */
+  /** Drill scenarios: the drill report's judged RTO (wall seconds, like the sandbox's compressed time), null when none was measured. */
   rtoSeconds?: number | null;
   maxRtoSeconds?: number;
   /** rtoSeconds × speed: the RTO at Vault's and AWS's real timings. */
   realWorldRtoSeconds?: number | null;
+  /** Drill scenarios: injection → a new active registered and healthy / clients served through the listener (wall seconds). */
+  routedRtoSeconds?: number | null;
+  clientRtoSeconds?: number | null;
+  /** The same × speed. */
+  realWorldRoutedRtoSeconds?: number | null;
+  realWorldClientRtoSeconds?: number | null;
+  failedRequests?: number | null;
+  /** Drill scenarios: the report's verdict on the failover (`passed` above is every check of the scenario). */
+  drillPassed?: boolean | null;
+  /** Drill scenarios: the faulted node is back as an unsealed standby. */
+  restored?: boolean | null;
+  stop?: string | null;
   oldActive?: string | null;
   newActive?: string | null;
 }
@@ -168,7 +195,9 @@ export interface ScenarioRun {
 }
 
 export interface ScenarioOptions {
-  ha?: 'dynamodb' | 'raft';
+  ha?: SandboxHa;
+  /** The load balancer in front of the nodes (default alb). */
+  lb?: SandboxBalancer;
   fast?: boolean;
   speed?: number;
   /** Live progress (every timeline event as it happens). */
@@ -210,6 +239,14 @@ interface DrillFigures {
   rtoSeconds: number | null;
   maxRtoSeconds: number;
   realWorldRtoSeconds: number | null;
+  routedRtoSeconds: number | null;
+  clientRtoSeconds: number | null;
+  realWorldRoutedRtoSeconds: number | null;
+  realWorldClientRtoSeconds: number | null;
+  failedRequests: number | null;
+  drillPassed: boolean | null;
+  restored: boolean | null;
+  stop: string | null;
   oldActive: string | null;
   newActive: string | null;
   phases: PhaseFigure[];
@@ -224,9 +261,11 @@ export async function runScenario(name: string, opts: ScenarioOptions = {}): Pro
   const speed = (isReplaceNodeScenario(name) || isDrillScenario(name)) && opts.fast ? Math.min(opts.speed ?? REPLACE_NODE_MAX_SPEED, REPLACE_NODE_MAX_SPEED) : opts.speed;
   const sandboxOpts: SandboxOptions = {
     ha,
+    ...(opts.lb ? { lb: opts.lb } : {}),
     fast: opts.fast ?? false,
     ...(speed !== undefined ? { speed } : {}),
-    ...(name === 'zombie-leader' ? { fencing: 'break-lock' as const } : {}),
+    // A zombie leader only loses its lock to break-lock fencing (DESIGN §3.4).
+    ...(name === 'zombie-leader' || name === 'drill-partition-clients' ? { fencing: 'break-lock' as const } : {}),
     ...(opts.onTimeline ? { onTimeline: opts.onTimeline } : {}),
   };
   const startedAt = Date.now();
@@ -307,11 +346,20 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     if (sb.ha === 'dynamodb') {
       const recovered = await waitRecovered(w, zombie.name);
       check(w, 'a new active is registered and serving through the listener', recovered !== undefined, recovered ? `${recovered.slot} after ${w.rtoMs} ms` : 'not within the bound');
-      const fenced = reportsIn(w, w.faultAtMs, Date.now()).find((r) => r.fencing?.result === 'deleted');
-      check(w, 'the zombie lock was broken (conditional delete)', fenced !== undefined, fenced?.fencing?.reason ?? 'no break-lock');
+      // Break-lock fencing deletes it; so may dead-leader takeover, if the zombie
+      // (its API refuses) ever misses a renewal by more than the skew tolerance — on
+      // a loaded machine at compressed timings it does. Either is a conditional delete.
+      const fenced = reportsIn(w, w.faultAtMs, Date.now()).find((r) => r.fencing?.result === 'deleted' || r.takeover?.result === 'deleted');
+      check(
+        w,
+        'the zombie lock was broken (conditional delete)',
+        fenced !== undefined,
+        fenced?.fencing?.result === 'deleted' ? fenced.fencing.reason : (fenced?.takeover?.reason ?? 'no break-lock, no takeover'),
+      );
     } else {
-      // Raft has no lock item to break: the controller can only stop routing to
-      // the zombie (the ALB would fail open to it) and alarm until it is healed.
+      // Raft (or haLock "none") gives no lock item to break: the controller can
+      // only stop routing to the zombie (an ALB would fail open to it) and alarm
+      // until it is healed.
       const judged = await waitUntil(sb, ms(sb, 30_000), () => reportsIn(w, w.faultAtMs!, Date.now()).some((r) => r.verdict.kind !== 'healthy'));
       const kinds = unique(reportsIn(w, w.faultAtMs, Date.now()).map((r) => r.verdict.kind));
       check(w, 'the verdict stops saying healthy', judged, kinds.join(', ') || 'no tick');
@@ -328,7 +376,7 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     await settle(sb);
     check(w, 'the unreachable zombie is no longer registered', !registeredNow(sb).includes(zombieId), `${zombie.name} (${zombieId})`);
     await sb.partitionClients(zombie.name, false);
-    if (sb.ha === 'raft') {
+    if (sb.ha !== 'dynamodb') {
       const healedAt = Date.now();
       const back = await waitUntil(sb, ms(sb, 120_000) + 5_000, () => {
         const a = sb.activeSlot();
@@ -430,6 +478,11 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
 
   'drill-kill-active': (w) => drillScenario(w, 'kill-active'),
   'drill-step-down': (w) => drillScenario(w, 'step-down'),
+  'drill-stop-active-instance': (w) => drillScenario(w, 'stop-active-instance'),
+  'drill-terminate-active': (w) => drillScenario(w, 'terminate-active'),
+  'drill-partition-clients': (w) => drillScenario(w, 'partition-clients'),
+  'drill-partition-storage': (w) => drillScenario(w, 'partition-storage'),
+  'drill-seal-active': (w) => drillScenario(w, 'seal-active'),
 
   async 'replace-node-launch-fails'(w) {
     const { sb } = w;
@@ -483,87 +536,24 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
 
 /* --------------------------------------------------------- drill */
 
-/**
- * Runs the REAL failover-drill definition and task code in the local ASL
- * interpreter against the sandbox's endpoints, while the sandbox's controller
- * keeps reconciling (routing the new active is its job, not the drill's).
- *
- * Clock: everything in the sandbox (the simulated nodes' lock expiry, the
- * controller) runs on wall time with compressed durations, so the task code
- * does too. With `fast`, maxRtoSeconds is compressed like every other
- * duration (120 s → 15 s at ×8) and Wait states last intervalSeconds / speed;
- * the poll-count bound Validate computed assumes full-length Waits, so it is
- * rescaled here to cover the same stretch of (compressed) time. The report's
- * RTO is therefore wall seconds; × speed gives the real-world equivalent.
- */
-export async function runFailoverDrill(sb: Sandbox, scenario: DrillScenario, opts: { maxRtoSeconds?: number; dryRun?: boolean } = {}): Promise<RunStateMachineResult> {
-  const awsCfg = { region: sb.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
-  const env = sb.aws.endpointEnv();
-  const clients = {
-    ec2: new EC2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_EC2 }),
-    elbv2: new ElasticLoadBalancingV2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }),
-    ssm: new SSMClient({ ...awsCfg, endpoint: sb.ssm.endpoint }),
-    ddb: new DynamoDBClient({ ...awsCfg, endpoint: sb.dynamo.endpoint }),
-    sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-  };
-  const speed = sb.speed;
-  const maxRtoSeconds = (opts.maxRtoSeconds ?? SANDBOX_DRILL_MAX_RTO_SECONDS) / speed;
-  try {
-    const config = sb.config;
-    const tasks = makeFailoverDrillHandler({
-      loadConfig: async () => config,
-      clients: () => clients,
-      nowMs: () => Date.now(),
-      env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
-      logger: silentLogger,
-    });
-    const handler = async (event: { action?: unknown }, context: unknown): Promise<unknown> => {
-      const out = await tasks(event as never, context as never);
-      if (event.action !== 'validate' || speed === 1) return out;
-      const ctx = out as DrillTaskContext;
-      const boundSeconds = ctx.maxRtoSeconds + OBSERVE_MARGIN_SECONDS / speed;
-      const waitSeconds = ctx.observe.intervalSeconds / speed;
-      return { ...ctx, observe: { ...ctx.observe, boundSeconds, maxPolls: Math.ceil(boundSeconds / waitSeconds) + 2 } };
-    };
-    const definition = await loadDefinition(fileURLToPath(new URL('../statemachines/failover-drill.asl.yml', import.meta.url)));
-    const observeMs = observeBudget(maxRtoSeconds).intervalSeconds * 1000;
-    const postMs = postCheckBudget().intervalSeconds * 1000;
-    const fast = speed !== 1;
-    sb.record('fault', `failover-drill ${scenario} (Step Functions definition, local interpreter)`);
-    const result = await runStateMachine(
-      definition,
-      { cluster: CLUSTER_NAME, scenario, maxRtoSeconds, ...(opts.dryRun ? { dryRun: true } : {}) },
-      {
-        lambdaHandlers: { failoverDrillTasks: handler },
-        sdkClients: { ec2: clients.ec2, elasticloadbalancingv2: clients.elbv2, ssm: clients.ssm, sns: clients.sns, dynamodb: clients.ddb },
-        ...(fast
-          ? {
-              waitTimeOverrides: (state: string) => Math.round((state === 'WaitPostCheck' ? postMs : observeMs) / speed),
-              retryIntervalOverrides: () => Math.round(2_000 / speed),
-            }
-          : {}),
-        stateMachineName: 'failoverDrill',
-        maxTransitions: 2_000,
-        timeoutMs: Math.max(60_000, ((maxRtoSeconds + 300) * 1000) / speed),
-      },
-    );
-    sb.record('controller', `failover-drill ${scenario}: ${result.status}${result.error ? ` (${result.error})` : ''} after ${result.transitions} transitions`);
-    return result;
-  } finally {
-    for (const c of Object.values(clients)) c.destroy();
-  }
-}
-
 /** The drill report an execution left: its output, or the Fail state's Cause. */
 export function drillReportOf(run: RunStateMachineResult): DrillReport | undefined {
   return executionReport<DrillReport>(run, 'failover-drill');
 }
 
+const realWorld = (sb: Sandbox, s: number | null | undefined): number | null => (typeof s === 'number' ? Math.round(s * sb.speed * 1000) / 1000 : null);
+
+/**
+ * One drill of `scenario` (sandbox/drill.ts), judged end to end: the drill
+ * passed, measured both RTOs within maxRtoSeconds, restored the faulted node as
+ * an unsealed standby (the slot's new instance after terminate-active), healed
+ * any network fault, released the lease and leaked no secret.
+ */
 async function drillScenario(w: Window, scenario: DrillScenario): Promise<void> {
   const { sb } = w;
   const old = requireActive(sb);
   const oldId = sb.instanceOf(old.name)!;
-  const run = await runFailoverDrill(sb, scenario);
+  const run = await runFailoverDrill(sb, scenario, { maxRtoSeconds: SANDBOX_DRILL_MAX_RTO_SECONDS });
   const report = drillReportOf(run);
   const error = report?.error ?? (run.status === 'FAILED' ? { name: run.error ?? 'UnknownError', message: run.cause ?? '' } : undefined);
   w.drill = {
@@ -573,22 +563,55 @@ async function drillScenario(w: Window, scenario: DrillScenario): Promise<void> 
     executionName: run.executionName,
     rtoSeconds: report?.rtoSeconds ?? null,
     maxRtoSeconds: report?.maxRtoSeconds ?? SANDBOX_DRILL_MAX_RTO_SECONDS / sb.speed,
-    realWorldRtoSeconds: report?.rtoSeconds != null ? Math.round(report.rtoSeconds * sb.speed * 1000) / 1000 : null,
+    realWorldRtoSeconds: realWorld(sb, report?.rtoSeconds),
+    routedRtoSeconds: report?.routedRtoSeconds ?? null,
+    clientRtoSeconds: report?.clientRtoSeconds ?? null,
+    realWorldRoutedRtoSeconds: realWorld(sb, report?.routedRtoSeconds),
+    realWorldClientRtoSeconds: realWorld(sb, report?.clientRtoSeconds),
+    failedRequests: report?.failedRequests ?? null,
+    drillPassed: report?.passed ?? null,
+    restored: report?.restored ?? null,
+    stop: report?.stop ? `${report.stop.condition}: ${report.stop.reason}` : null,
     oldActive: report?.oldActive ?? null,
     newActive: report?.newActive ?? null,
     phases: (report?.phases ?? []).map((p) => ({ name: p.name, durationMs: p.durationMs })),
     ...(error ? { error } : {}),
   };
-  const injectedAt = Date.parse(report?.timeline.find((e) => e.event.startsWith('fault injected'))?.at ?? '');
+  const injectedAt = Date.parse(report?.times?.injectedAt ?? report?.timeline.find((e) => e.event.startsWith('fault injected'))?.at ?? '');
   if (!Number.isNaN(injectedAt)) w.faultAtMs = injectedAt;
-  sb.record('info', `failover-drill report: ${w.drill.result}; ${w.drill.oldActive ?? '-'} → ${w.drill.newActive ?? '-'}; RTO ${w.drill.rtoSeconds ?? '-'} s (max ${w.drill.maxRtoSeconds} s; ${w.drill.realWorldRtoSeconds ?? '-'} s at real timings); ${run.transitions} transitions`);
+  const d = w.drill;
+  if (scenario === 'partition-storage' && sb.ha === 'none') {
+    // haLock "none": the drill does not know the storage endpoint, so it refuses at its first state.
+    check(w, 'the drill refuses partition-storage for haLock none at Validate, changing nothing', run.error === 'InvalidInputError' && /partition-storage needs haLock/.test(run.cause ?? '') && old.node.isActive(), `${run.error ?? run.status}: ${(run.cause ?? '').slice(0, 200)}`);
+    await checkLeaseFree(w, run.executionName);
+    return;
+  }
+  sb.record(
+    'info',
+    `failover-drill report: ${d.result}; ${d.oldActive ?? '-'} → ${d.newActive ?? '-'}; client-visible RTO ${d.clientRtoSeconds ?? '-'} s, routed ${d.routedRtoSeconds ?? '-'} s ` +
+      `(max ${d.maxRtoSeconds} s; ${d.realWorldClientRtoSeconds ?? '-'} / ${d.realWorldRoutedRtoSeconds ?? '-'} s at real timings); restored ${String(d.restored)}; ${run.transitions} transitions`,
+  );
+  check(w, 'the fault hit the legitimate active', report?.oldActive === oldId, `${old.name} (${oldId}) vs report ${report?.oldActive ?? '-'}`);
+  if (scenario === 'partition-clients' && sb.ha !== 'dynamodb') {
+    // Without a lock item there is nothing to break: a Raft (or haLock none) zombie keeps its
+    // leadership, the controller can only stop routing to it, and the drill stops at maxRtoSeconds × 2.
+    const st = old.node.status();
+    check(
+      w,
+      'the drill stops (no new active, as expected without a lock to break), restores the zombie and keeps the invariants',
+      run.error === 'DrillAbortedError' && report?.result === 'aborted' && report.stop?.condition === 'no-new-active' && report.restored === true && report.invariants?.held === true,
+      `${run.error ?? run.status}: ${report?.outcome ?? ''}`,
+    );
+    check(w, 'the network fault is healed and the node serves again', st.clientPartition === 'none' && st.running && !st.sealed, `clients ${st.clientPartition}; ${old.name} ${st.running ? (st.sealed ? 'sealed' : 'unsealed') : 'down'}`);
+    await checkLeaseFree(w, run.executionName);
+    return;
+  }
   check(
     w,
     'the failover-drill execution passed',
-    run.status === 'SUCCEEDED' && report?.result === 'passed',
+    run.status === 'SUCCEEDED' && report?.result === 'passed' && report.passed === true,
     `${run.status} ${report?.result ?? '(no report)'}${run.error ? ` ${run.error}` : ''}: ${report?.outcome ?? run.cause ?? ''}`,
   );
-  check(w, 'the fault hit the legitimate active', report?.oldActive === oldId, `${old.name} (${oldId}) vs report ${report?.oldActive ?? '-'}`);
   const now = sb.activeSlot();
   const nowId = now ? sb.instanceOf(now.name) : undefined;
   check(
@@ -599,20 +622,32 @@ async function drillScenario(w: Window, scenario: DrillScenario): Promise<void> 
   );
   check(
     w,
-    'RTO measured and within maxRtoSeconds',
-    typeof report?.rtoSeconds === 'number' && report.rtoSeconds > 0 && report.rtoSeconds <= report.maxRtoSeconds,
-    `${report?.rtoSeconds ?? '-'} s of ${report?.maxRtoSeconds ?? '-'} s`,
+    'both RTOs measured (client-visible through the listener, and routed), within maxRtoSeconds',
+    typeof report?.clientRtoSeconds === 'number' &&
+      typeof report.routedRtoSeconds === 'number' &&
+      report.routedRtoSeconds > 0 &&
+      report.rtoMeasure === 'client-visible' &&
+      report.rtoSeconds === report.clientRtoSeconds &&
+      report.clientRtoSeconds <= report.maxRtoSeconds,
+    `client ${report?.clientRtoSeconds ?? '-'} s (${report?.failedRequests ?? '-'} failed of ${report?.clientProbe?.requests ?? '-'}), routed ${report?.routedRtoSeconds ?? '-'} s, max ${report?.maxRtoSeconds ?? '-'} s`,
   );
-  await checkLeaseFree(w, run.executionName);
+  check(w, 'the routing invariants held on every poll', report?.invariants?.held === true, (report?.invariants?.violations ?? []).join('; ') || `${report?.invariants?.polls ?? 0} polls`);
   const st = old.node.status();
-  if (scenario === 'kill-active') {
-    check(w, 'the killed node stays down (the drill neither restarts nor unseals it)', !st.running, `${old.name} ${st.running ? 'running' : 'down'}; next: ${report?.postCheck?.nextStep ?? '-'}`);
-  } else {
-    check(w, 'the stepped-down node is an unsealed standby', st.running && !st.sealed && !old.node.isActive(), `${old.name} ${st.running ? (st.sealed ? 'sealed' : 'unsealed') : 'down'}`);
+  check(
+    w,
+    'the restore brought the faulted node back as an unsealed standby',
+    report?.restored === true && st.running && !st.sealed && !old.node.isActive(),
+    `${report?.restore.status ?? '-'} in ${report?.restore.durationSeconds ?? '-'} s (${(report?.restore.actions ?? []).join('; ')}); ${old.name} ${st.running ? (st.sealed ? 'sealed' : old.node.isActive() ? 'active' : 'unsealed standby') : 'down'}`,
+  );
+  if (scenario === 'terminate-active') {
+    const newId = sb.instanceOf(old.name);
+    check(w, 'the slot runs a new instance (nested replace-node)', newId !== undefined && newId !== oldId && report?.restore.nestedExecution?.status === 'SUCCEEDED', `${old.name}: ${oldId} → ${newId ?? '-'}`);
   }
+  if (scenario === 'partition-clients' || scenario === 'partition-storage') {
+    check(w, 'the network fault is healed', st.clientPartition === 'none' && !st.storagePartitioned, `clients ${st.clientPartition}, storage ${st.storagePartitioned ? 'cut' : 'reachable'}`);
+  }
+  await checkLeaseFree(w, run.executionName);
   check(w, 'no unseal share or token reached SSM commands or output', !sb.ssm.auditContainsAny([...sb.shares, sb.rootToken]), 'SSM audit searched for every share and the root token');
-  await settle(sb);
-  check(w, 'the old active is no longer registered', !registeredNow(sb).includes(oldId), `${old.name} (${oldId})`);
 }
 
 /* --------------------------------------------------------- replace-node helpers */
@@ -939,6 +974,7 @@ function summarise(name: ScenarioName, w: Window, durationMs: number, error: str
     scenario: name,
     passed: checks.length > 1 && checks.every((c) => c.passed),
     ha: sb.ha,
+    lb: sb.lb,
     speed: sb.speed,
     ...(w.rtoMs !== undefined ? { rtoMs: w.rtoMs } : {}),
     clientSuccessRate: Math.round(rate.rate * 1000) / 1000,
@@ -983,6 +1019,14 @@ function drillFields(f: DrillFigures | undefined): Partial<ScenarioResult> {
     rtoSeconds: f.rtoSeconds,
     maxRtoSeconds: f.maxRtoSeconds,
     realWorldRtoSeconds: f.realWorldRtoSeconds,
+    routedRtoSeconds: f.routedRtoSeconds,
+    clientRtoSeconds: f.clientRtoSeconds,
+    realWorldRoutedRtoSeconds: f.realWorldRoutedRtoSeconds,
+    realWorldClientRtoSeconds: f.realWorldClientRtoSeconds,
+    failedRequests: f.failedRequests,
+    drillPassed: f.drillPassed,
+    restored: f.restored,
+    stop: f.stop,
     oldActive: f.oldActive,
     newActive: f.newActive,
     phases: f.phases,

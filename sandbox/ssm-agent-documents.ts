@@ -40,7 +40,7 @@ export const VAULT_CONTROL_DOCUMENT = DEFAULT_DOCUMENT_NAMES.vaultControl;
 
 /** The parameters the executors read: exactly what serverless/ssm-documents.yml declares (registration reads the declarations from there; a test compares the lists). */
 export const PREPARE_NODE_PARAMETERS = ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr', 'AllowFormat', 'executionTimeout'] as const;
-export const VAULT_CONTROL_PARAMETERS = ['Action', 'TokenParameterName', 'executionTimeout'] as const;
+export const VAULT_CONTROL_PARAMETERS = ['Action', 'TokenParameterName', 'ApiPort', 'ClusterPort', 'HaStorage', 'FaultDurationSeconds', 'executionTimeout'] as const;
 
 /** More shares than this under one prefix is a misconfiguration (Vault allows at most 255, real clusters use 5). */
 export const MAX_SHARES = 16;
@@ -48,13 +48,15 @@ export const MAX_SHARES = 16;
 export interface DocumentTimings {
   /** Pause between polls (device visible, Vault answering, sealed=false). Default 100 ms. */
   pollIntervalMs: number;
+  /** Wall ms of one real-world second (a network fault's FaultDurationSeconds); default 1000, less when compressed. */
+  secondMs: number;
   /** Polls before a step gives up. Default 50. */
   maxPolls: number;
   /** Timeout of one HTTP call to the local Vault. Default 2000 ms. */
   httpTimeoutMs: number;
 }
 
-const DEFAULT_TIMINGS: DocumentTimings = { pollIntervalMs: 100, maxPolls: 50, httpTimeoutMs: 2_000 };
+const DEFAULT_TIMINGS: DocumentTimings = { pollIntervalMs: 100, secondMs: 1_000, maxPolls: 50, httpTimeoutMs: 2_000 };
 
 // The same patterns the documents pin with allowedPattern / allowedValues.
 const VOLUME_ID = /^(vol-[0-9a-z]{1,32})?$/;
@@ -68,7 +70,9 @@ export function registerProjectDocuments(registry: DocumentRegistry, timings: Pa
   // Declared parameters (types, defaults, patterns) and the executionTimeout-driven step timeout come from
   // the real document content, so SendCommand here accepts exactly what SSM accepts for the deployed documents.
   registry.registerDocument(PREPARE_NODE_DOCUMENT, (ctx) => prepareNode(ctx, t), projectDocumentOptions('VaultHAPrepareNodeDocument'));
-  registry.registerDocument(VAULT_CONTROL_DOCUMENT, (ctx) => vaultControl(ctx, t), projectDocumentOptions('VaultHAVaultControlDocument'));
+  // The drill's automatic heal timers, per instance (the document's systemd timer).
+  const healTimers = new Map<string, NodeJS.Timeout>();
+  registry.registerDocument(VAULT_CONTROL_DOCUMENT, (ctx) => vaultControl(ctx, t, healTimers), projectDocumentOptions('VaultHAVaultControlDocument'));
 }
 
 /** Collects stdout lines; the result never carries anything but progress. */
@@ -151,12 +155,61 @@ async function prepareNode(ctx: DocumentContext, t: DocumentTimings): Promise<Do
   return out.done(5);
 }
 
-async function vaultControl(ctx: DocumentContext, t: DocumentTimings): Promise<DocumentResult> {
+async function vaultControl(ctx: DocumentContext, t: DocumentTimings, healTimers: Map<string, NodeJS.Timeout>): Promise<DocumentResult> {
   const out = new Output();
   const action = param(ctx, 'Action');
   const tokenParameter = param(ctx, 'TokenParameterName');
   if (!TOKEN_PARAMETER.test(tokenParameter)) return out.done(1, 'TokenParameterName does not match its allowedPattern');
+  const apiPort = param(ctx, 'ApiPort', '8200');
+  const clusterPort = param(ctx, 'ClusterPort', '8201');
+  const haStorage = param(ctx, 'HaStorage', 'dynamodb');
+  const duration = Number(param(ctx, 'FaultDurationSeconds', '900'));
+  const drill = ctx.agent.drill;
+  const heal = async (): Promise<void> => {
+    const timer = healTimers.get(ctx.instanceId);
+    if (timer) clearTimeout(timer);
+    healTimers.delete(ctx.instanceId);
+    await drill?.partitionClients(false);
+    drill?.partitionStorage(false);
+  };
+  // The document arms a timer that removes the rules after FaultDurationSeconds before it adds any.
+  const armHeal = (): void => {
+    const previous = healTimers.get(ctx.instanceId);
+    if (previous) clearTimeout(previous);
+    const timer = setTimeout(() => void heal(), duration * t.secondMs);
+    timer.unref();
+    healTimers.set(ctx.instanceId, timer);
+  };
   switch (action) {
+    case 'seal': {
+      if (tokenParameter === '') {
+        out.line('seal needs TokenParameterName');
+        return out.done(2);
+      }
+      // Read on the node as the script does (invariant 7); the simulated node's sys/seal is the agent's seal().
+      await ctx.readParameter(tokenParameter, true);
+      // Vault refuses to seal a standby (vault/core.go sealInitCommon): sys/seal answers 500.
+      const r = drill ? await drill.seal() : 'down';
+      const code = r === 'sealed' ? 204 : r === 'standby' ? 500 : 0;
+      out.line(`seal http ${code === 0 ? '000' : code}`);
+      return out.done(code === 204 ? 0 : 3);
+    }
+    case 'partition-clients':
+      if (!drill) return out.done(4, 'iptables not found: cannot inject partition-clients');
+      armHeal();
+      await drill.partitionClients(true);
+      out.line(`clients cut from port ${apiPort}; heals by itself after ${duration} s`);
+      return out.done(0);
+    case 'partition-storage':
+      if (!drill) return out.done(4, 'iptables not found: cannot inject partition-storage');
+      armHeal();
+      drill.partitionStorage(true);
+      out.line(haStorage === 'raft' ? `Raft peers cut on port ${clusterPort}; heals by itself after ${duration} s` : `Vault cut from DynamoDB; heals by itself after ${duration} s`);
+      return out.done(0);
+    case 'heal':
+      await heal();
+      out.line('drill network rules removed');
+      return out.done(0);
     case 'step-down': {
       if (tokenParameter === '') {
         out.line('step-down needs TokenParameterName');
@@ -182,7 +235,7 @@ async function vaultControl(ctx: DocumentContext, t: DocumentTimings): Promise<D
       out.line('vault started');
       return out.done(0);
     default:
-      return out.done(1, 'Action must be one of step-down, stop, kill, start');
+      return out.done(1, 'Action must be one of step-down, stop, kill, start, seal, partition-clients, partition-storage, heal');
   }
 }
 

@@ -37,6 +37,11 @@ export class TargetGroupNotFoundError extends AdapterError {
   override readonly name = 'TargetGroupNotFoundError';
 }
 
+/** A Classic Load Balancer that does not exist (ELB answers `LoadBalancerNotFound`). */
+export class LoadBalancerNotFoundError extends AdapterError {
+  override readonly name = 'LoadBalancerNotFoundError';
+}
+
 export class TableNotFoundError extends AdapterError {
   override readonly name = 'TableNotFoundError';
 }
@@ -91,6 +96,7 @@ export const ADAPTER_ERROR_NAMES = [
   'AwsTransientError',
   'AwsAccessDeniedError',
   'TargetGroupNotFoundError',
+  'LoadBalancerNotFoundError',
   'TableNotFoundError',
   'AwsCallError',
   'ControlItemCorruptError',
@@ -178,6 +184,10 @@ export function toAdapterError(err: unknown, resource: string): Error {
   // ELBv2 answers with Code `TargetGroupNotFound`; SDK v3 names the class `TargetGroupNotFoundException`.
   if (cs.some((c) => c === 'TargetGroupNotFound' || c === 'TargetGroupNotFoundException')) {
     return new TargetGroupNotFoundError(msg, opts);
+  }
+  // Classic ELB answers with Code `LoadBalancerNotFound`; SDK v3 names the class `AccessPointNotFoundException`.
+  if (cs.some((c) => c === 'LoadBalancerNotFound' || c === 'AccessPointNotFoundException')) {
+    return new LoadBalancerNotFoundError(msg, opts);
   }
   // DynamoDB's name for a missing (or not yet ACTIVE) table.
   if (cs.includes('ResourceNotFoundException')) {

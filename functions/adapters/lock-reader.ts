@@ -86,7 +86,7 @@ export async function breakLock(ddb: DynamoDBClient, table: string, observed: Ob
   }
 }
 
-/** The cluster's lock item, or the Raft marker when the cluster has no lock to read. */
-export function readClusterLock(ddb: DynamoDBClient, haLock: { type: 'dynamodb'; table: string } | { type: 'raft' }): Promise<LockItemRead> {
-  return haLock.type === 'dynamodb' ? readLock(ddb, haLock.table) : Promise.resolve({ type: 'raft' });
+/** The cluster's lock item, or the marker of a cluster with no lock to read (Raft, or haLock "none"). */
+export function readClusterLock(ddb: DynamoDBClient, haLock: { type: 'dynamodb'; table: string } | { type: 'raft' } | { type: 'none' }): Promise<LockItemRead> {
+  return haLock.type === 'dynamodb' ? readLock(ddb, haLock.table) : Promise.resolve({ type: haLock.type });
 }

@@ -33,7 +33,8 @@ import { awsCall, errorCode } from './ec2-replacement.js';
  */
 export const DOCUMENT_PARAMETERS = {
   prepareNode: ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr', 'AllowFormat', 'executionTimeout'],
-  vaultControl: ['Action', 'TokenParameterName', 'executionTimeout'],
+  // ApiPort, ClusterPort, HaStorage, FaultDurationSeconds: the drill's network faults (partition-clients / partition-storage).
+  vaultControl: ['Action', 'TokenParameterName', 'ApiPort', 'ClusterPort', 'HaStorage', 'FaultDurationSeconds', 'executionTimeout'],
 } as const;
 
 /** The parameter that carries `SendDocumentRequest.executionTimeoutSeconds`, for documents that declare it. */

@@ -69,17 +69,42 @@ export const vaultSchema = z.strictObject({
   maxResponseBytes: z._default(intIn(1024, 1_048_576), 65_536),
 });
 
-export const loadBalancerSchema = z.strictObject({
-  targetGroupArn: matching(TARGET_GROUP_ARN_PATTERN, 'must be an ELBv2 target group ARN'),
-  /**
-   * all-unsealed by default: the failover benchmark (README "Performance") shows it
-   * fastest with the recommended health check (matcher 200,429: a standby forwards,
-   * so a failover never waits for a new registration to pass the ALB's checks).
-   */
-  routing: z._default(z.enum(['active-only', 'all-unsealed']), 'all-unsealed'),
-  /** Port registered for each target; defaults to vault.port. */
-  targetPort: z.optional(intIn(1, 65535)),
-});
+/** Classic Load Balancer names: 1-32 letters, digits and hyphens, not starting or ending with a hyphen. */
+export const CLASSIC_LOAD_BALANCER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
+
+/**
+ * all-unsealed by default: the failover benchmark (README "Performance") shows it
+ * fastest with the recommended health check (matcher 200,429: a standby forwards,
+ * so a failover never waits for a new registration to pass the ALB's checks).
+ */
+export const routingSchema = z._default(z.enum(['active-only', 'all-unsealed']), 'all-unsealed');
+
+/** Fields every balancer type shares. */
+const balancerCommon = {
+  routing: routingSchema,
+  /** A URL through the load balancer that drills and tools may send bounded probe requests to. */
+  listenerUrl: z.optional(z.url({ protocol: /^https?$/ }).check(z.maxLength(1024))),
+};
+
+/**
+ * `loadBalancer.type` (DESIGN §4.1): `target-group` (the default; an ALB or NLB
+ * target group of target type `instance` or `ip`, found with DescribeTargetGroups)
+ * or `classic` (a Classic Load Balancer, registered by instance id).
+ */
+export const loadBalancerSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z._default(z.literal('target-group'), 'target-group'),
+    targetGroupArn: matching(TARGET_GROUP_ARN_PATTERN, 'must be an ELBv2 target group ARN'),
+    ...balancerCommon,
+    /** Port registered for each target; defaults to vault.port. */
+    targetPort: z.optional(intIn(1, 65535)),
+  }),
+  z.strictObject({
+    type: z.literal('classic'),
+    loadBalancerName: matching(CLASSIC_LOAD_BALANCER_NAME_PATTERN, 'must be a Classic Load Balancer name (1-32 letters, digits or hyphens)'),
+    ...balancerCommon,
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'must be "target-group" (the default) or "classic"' : undefined) });
 
 export const haLockSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -89,6 +114,12 @@ export const haLockSchema = z.discriminatedUnion('type', [
     skewToleranceMs: z._default(intIn(0, 60_000), 1000),
   }),
   z.strictObject({ type: z.literal('raft') }),
+  /**
+   * Storage whose HA lock the controller cannot read (MySQL, PostgreSQL, Consul...):
+   * leadership from the nodes' own views only, as with Raft; no lock evidence,
+   * so no stale/zombie verdicts, no break-lock fencing, no dead-leader takeover.
+   */
+  z.strictObject({ type: z.literal('none') }),
 ]);
 
 export const unsealSchema = z.discriminatedUnion('mode', [
@@ -216,6 +247,8 @@ export type ClusterConfig = Config['clusters'][number];
 export type SlotConfig = z.infer<typeof slotSchema>;
 export type VaultConfig = z.infer<typeof vaultSchema>;
 export type PolicyConfig = z.infer<typeof policySchema>;
+export type LoadBalancerConfig = ClusterConfig['loadBalancer'];
+export type HaLockConfig = ClusterConfig['haLock'];
 
 /* ---------------- state machine inputs (DESIGN §4.5) ---------------- */
 
@@ -246,12 +279,29 @@ export const replaceNodeInputSchema = z
   );
 export type ReplaceNodeInput = z.infer<typeof replaceNodeInputSchema>;
 
-export const DRILL_SCENARIOS = ['step-down', 'kill-active', 'stop-active-instance', 'terminate-active'] as const;
+export const DRILL_SCENARIOS = [
+  'step-down',
+  'kill-active',
+  'stop-active-instance',
+  'terminate-active',
+  // Injected through SSM (VaultControl) on the node and undone by the drill's restore.
+  'partition-clients',
+  'partition-storage',
+  'seal-active',
+] as const;
+/** A CloudWatch alarm name (PutMetricAlarm: 1-255 characters, no control characters). */
+const alarmName = z.string().check(z.regex(/^[^\u0000-\u001f\u007f]{1,255}$/, 'must be a CloudWatch alarm name (1-255 characters)'));
 export const failoverDrillInputSchema = z.strictObject({
   cluster: inputClusterName,
   scenario: z.enum(DRILL_SCENARIOS),
   dryRun: z._default(z.boolean(), false),
   maxRtoSeconds: z._default(numberIn(1, 3600), 120),
+  /** Stop condition: the drill stops (and restores) as soon as one of these alarms is in ALARM. */
+  stopOnAlarms: z._default(z.array(alarmName).check(z.maxLength(20)), []),
+  /** Bring the faulted node back as an unsealed standby after the observation (default true). */
+  restore: z._default(z.boolean(), true),
+  /** Stop condition: two nodes claiming active for longer than this (Vault's DynamoDB HA allows ~10 s by design, DESIGN §3.4). */
+  maxSplitBrainSeconds: z._default(numberIn(1, 3600), 20),
 });
 export type FailoverDrillInput = z.infer<typeof failoverDrillInputSchema>;
 

@@ -11,6 +11,7 @@
  *  - The claimants' own answers (200 / is_self).
  * A claim alone never makes a node legitimate when another view contradicts it.
  */
+import { quoted } from './text.js';
 import type { ClusterHistory, LockObservation, NodeHealth, SplitBrainVerdict, TickMemory, VerdictKind } from './types.js';
 
 export interface AssessPolicy {
@@ -23,7 +24,8 @@ export interface AssessInput {
   nodes: NodeHealth[];
   lock: LockObservation;
   history: ClusterHistory;
-  haType: 'dynamodb' | 'raft';
+  /** `haLock.type`: only `dynamodb` gives lock evidence; `raft` and `none` judge by the nodes' own views. */
+  haType: 'dynamodb' | 'raft' | 'none';
   nowMs: number;
   policy: AssessPolicy;
 }
@@ -100,20 +102,20 @@ function describeVotes(votes: StandbyVotes, nodes: NodeHealth[]): string {
   if (votes.voters.length === 0) return 'no standby reports a leader address';
   if (votes.majority !== undefined) {
     const ids = votes.tally.get(votes.majority) ?? [];
-    return `standbys' majority (${ids.length} of ${votes.voters.length}: ${ids.join(', ')}) names ${votes.majority} (${namedList(votes.majority, nodes)})`;
+    return `standbys' majority (${ids.length} of ${votes.voters.length}: ${ids.join(', ')}) names ${quoted(votes.majority)} (${namedList(votes.majority, nodes)})`;
   }
   const parts = [...votes.tally.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([address, ids]) => `${ids.join(', ')} → ${address} (${namedList(address, nodes)})`);
+    .map(([address, ids]) => `${ids.join(', ')} → ${quoted(address)} (${namedList(address, nodes)})`);
   return `standbys split with no majority: ${parts.join('; ')}`;
 }
 
 function describeLock(lock: LockObservation): string {
   switch (lock.state) {
     case 'HELD':
-      return `lock HELD by identity ${lock.identity ?? '?'} (${lock.remainingMs ?? '?'} ms left)`;
+      return `lock HELD by identity ${quoted(lock.identity ?? '?')} (${lock.remainingMs ?? '?'} ms left)`;
     case 'EXPIRED':
-      return `lock EXPIRED (identity ${lock.identity ?? '?'}, ${-(lock.remainingMs ?? 0)} ms ago)`;
+      return `lock EXPIRED (identity ${quoted(lock.identity ?? '?')}, ${-(lock.remainingMs ?? 0)} ms ago)`;
     case 'ABSENT':
       return 'lock item ABSENT';
     case 'UNREADABLE':
@@ -172,7 +174,11 @@ export function assessLeadership(input: AssessInput): SplitBrainVerdict {
   }
 
   const usesLock = haType === 'dynamodb';
-  const lockReason = usesLock ? describeLock(lock) : 'integrated storage: judged by the nodes\' own views only';
+  const lockReason = usesLock
+    ? describeLock(lock)
+    : haType === 'none'
+      ? 'no readable HA lock (haLock "none"): judged by the nodes\' own views only'
+      : 'integrated storage: judged by the nodes\' own views only';
   const votesReason = describeVotes(votes, sorted);
   const majorityNames = (node: NodeHealth): boolean => votes.majority !== undefined && namesOf(node).has(votes.majority);
   const lockUnusable = usesLock && (lock.state === 'UNREADABLE' || lock.state === 'NOT_APPLICABLE');
@@ -224,7 +230,8 @@ export function assessLeadership(input: AssessInput): SplitBrainVerdict {
       // In DynamoDB mode the standbys read the leader advertisement that the
       // current lock holder wrote, so they outrank the claimant's own word. With
       // Raft the standbys' view is only as fresh as their last heartbeat, so it
-      // contradicts the claim without settling it.
+      // contradicts the claim without settling it; with haLock "none" no lock
+      // says whose advertisement is current, so it settles nothing either.
       const headline = `${id} claims active but the standbys name ${votes.majority} (${namedList(votes.majority, sorted)})`;
       return verdict(usesLock ? 'stale-leader' : 'leader-disagreement', [headline, claimReason, votesReason, lockReason]);
     }
@@ -275,7 +282,7 @@ export function assessLeadership(input: AssessInput): SplitBrainVerdict {
     const why = !sameIdentity
       ? previous?.lockIdentity === undefined
         ? 'first observation of this lock identity, cannot tell yet whether it is being renewed'
-        : `lock identity changed since the previous tick (was ${previous.lockIdentity}): a new holder is taking over`
+        : `lock identity changed since the previous tick (was ${quoted(previous.lockIdentity ?? '?')}): a new holder is taking over`
       : !advanced
         ? 'Expires has not advanced since the active disappeared: the holder stopped renewing (Vault waits out the 15 s TTL before another node takes over)'
         : `the standbys name ${namedAnswering.map((n) => n.instanceId).join(', ')}, which answer${namedAnswering.length === 1 ? 's' : ''} but do${namedAnswering.length === 1 ? 'es' : ''} not claim active`;
@@ -325,7 +332,7 @@ function zombieVerdict(
 
   const reasons = [
     'no reachable member claims active',
-    `lock HELD by identity ${identity} and its Expires keeps advancing (now ${expiresAtNs}): ${holder} keeps renewing it`,
+    `lock HELD by identity ${quoted(identity)} and its Expires keeps advancing (now ${quoted(expiresAtNs)}): ${holder} keeps renewing it`,
     ...extraReasons,
     `zombie evidence for ${streak}/${policy.breakLockAfterTicks} consecutive ticks`,
   ];
@@ -335,10 +342,10 @@ function zombieVerdict(
       action: 'break-lock',
       identity,
       expiresAtNs,
-      reason: `lock identity ${identity} renewed by unreachable ${holder} for ${streak} consecutive ticks`,
+      reason: `lock identity ${quoted(identity)} renewed by unreachable ${holder} for ${streak} consecutive ticks`,
       ...(zombie !== undefined ? { zombieInstanceId: zombie.instanceId } : {}),
     };
-    reasons.push(`fencing recommended: delete the lock item only if Identity=${identity} and Expires=${expiresAtNs}`);
+    reasons.push(`fencing recommended: delete the lock item only if Identity=${quoted(identity)} and Expires=${quoted(expiresAtNs)}`);
   }
   return verdict('zombie-leader', reasons, extra);
 }

@@ -1,17 +1,24 @@
 /**
- * Pure decisions of the failover-drill workflow (DESIGN §2, §4.4–4.5):
- * input check, steady-state pre-check, fault plan, the observation loop's
- * stop rule, the post-check, and the report (RTO, timeline, phases, verdicts).
+ * Pure decisions of the failover-drill workflow (DESIGN §2, §4.4–4.5), part 1:
+ * the input, the budgets, the snapshot the drill takes of the cluster, the
+ * steady-state pre-check and the fault plan. The observation loop and its stop
+ * conditions live in drill-observe.ts, client-visible measurement in
+ * drill-client.ts, the restore in drill-restore.ts, the verdicts a fault should
+ * provoke in drill-expect.ts and the report in drill-report.ts.
  *
- * Nothing here talks to AWS or Vault: the task handler takes snapshots through
- * adapters and hands them in; time arrives as `nowMs` or ISO strings.
+ * Nothing here talks to AWS or Vault: the task handlers take snapshots through
+ * adapters and hand them in; time arrives as `nowMs` or ISO strings.
  */
 import type { ClusterConfig, Config, FailoverDrillInput, SlotConfig } from '../config/schema.js';
 import { DRILL_SCENARIOS, failoverDrillInputSchema } from '../config/schema.js';
 import { formatIssues, InvalidInputError } from '../config/errors.js';
-import type { InstanceState, NodeClass, NodeHealth, TargetState, TargetView, VerdictKind } from './types.js';
+import type { NodeClass, NodeHealth, TargetState, TargetView, VerdictKind } from './types.js';
 
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
+export { DRILL_SCENARIOS };
+
+/** The scenarios whose fault is an SSM VaultControl action on the node. */
+export const VAULT_CONTROL_SCENARIOS: ReadonlySet<DrillScenario> = new Set(['step-down', 'kill-active', 'partition-clients', 'partition-storage', 'seal-active']);
 
 /* ------------------------------------------------------------------ input */
 
@@ -22,6 +29,9 @@ export interface DrillRequest {
   /** True when `dryRun` comes from the cluster's `policy.dryRun` rather than the input. */
   dryRunFromPolicy: boolean;
   maxRtoSeconds: number;
+  stopOnAlarms: string[];
+  restore: boolean;
+  maxSplitBrainSeconds: number;
 }
 
 /** Validates the execution input against the schema and the configuration; throws InvalidInputError naming each bad field. */
@@ -33,24 +43,45 @@ export function checkDrillInput(raw: unknown, config: Config): DrillRequest {
   if (!cluster) {
     throw new InvalidInputError([`cluster: unknown cluster "${input.cluster}" (known: ${config.clusters.map((c) => c.name).join(', ')})`]);
   }
+  if (input.scenario === 'partition-storage' && storageKindOf(cluster) === undefined) {
+    throw new InvalidInputError([
+      `scenario: partition-storage needs haLock "dynamodb" or "raft"; cluster ${cluster.name} has haLock "${cluster.haLock.type}", whose storage endpoint the drill cannot cut`,
+    ]);
+  }
+  const alarms = [...new Set(input.stopOnAlarms)];
   return {
     cluster: cluster.name,
     scenario: input.scenario,
     dryRun: input.dryRun || cluster.policy.dryRun,
     dryRunFromPolicy: !input.dryRun && cluster.policy.dryRun,
     maxRtoSeconds: input.maxRtoSeconds,
+    stopOnAlarms: alarms,
+    restore: input.restore,
+    maxSplitBrainSeconds: input.maxSplitBrainSeconds,
   };
+}
+
+/** What a storage partition cuts: the DynamoDB backend, or the Raft peers; undefined when the storage is not known. */
+export function storageKindOf(cluster: ClusterConfig): 'dynamodb' | 'raft' | undefined {
+  const t = cluster.haLock.type;
+  return t === 'dynamodb' || t === 'raft' ? t : undefined;
 }
 
 /* ------------------------------------------------------------------ budgets */
 
 export interface ObserveBudget {
-  /** Seconds between two observations (the Wait state's SecondsPath). */
+  /** Seconds between two observations (the Wait state's SecondsPath; 0 when the observe task probes clients itself for probeWindowMs). */
   intervalSeconds: number;
-  /** Observation stops this long after the injection: maxRtoSeconds plus a margin, so a slow failover is still measured. */
+  /** The stop condition "no new active within maxRtoSeconds × 2": observation ends this long after the injection. */
   boundSeconds: number;
   /** Hard cap on polls, whatever the clock says (every loop is bounded by a counter too). */
   maxPolls: number;
+  /** How long each observe task sends probe requests through the listener (0: no listener configured). */
+  probeWindowMs: number;
+  /** Pause between two probe requests. */
+  probeEveryMs: number;
+  /** At most this many probe requests per observe task. */
+  maxProbesPerPoll: number;
 }
 
 export interface PostCheckBudget {
@@ -58,17 +89,31 @@ export interface PostCheckBudget {
   maxAttempts: number;
 }
 
-/** Extra observation time past maxRtoSeconds, so an over-budget failover reports its real RTO rather than "none". */
-export const OBSERVE_MARGIN_SECONDS = 30;
+export interface RestoreBudget {
+  intervalSeconds: number;
+  maxAttempts: number;
+}
+
+/** "No new active within maxRtoSeconds × this" is a stop condition (issue 11). */
+export const NO_NEW_ACTIVE_FACTOR = 2;
 /** Polls kept in the report (the execution payload is capped at 256 KiB by Step Functions). */
 export const MAX_RECORDED_POLLS = 120;
+/** Probe requests through the listener: one every 250 ms, as the sandbox's and the benchmark's clients do. */
+export const PROBE_EVERY_MS = 250;
+/** Longest probing window of one observe task: well inside the task function's 60 s timeout. */
+export const MAX_PROBE_WINDOW_SECONDS = 20;
 
-export function observeBudget(maxRtoSeconds: number): ObserveBudget {
-  const boundSeconds = Math.ceil(maxRtoSeconds) + OBSERVE_MARGIN_SECONDS;
+export function observeBudget(maxRtoSeconds: number, opts: { clientProbe?: boolean } = {}): ObserveBudget {
+  const boundSeconds = Math.ceil(maxRtoSeconds * NO_NEW_ACTIVE_FACTOR);
   // A few seconds resolves RTO well against the ALB's own 5 s minimum check interval;
   // long bounds poll less often so the poll list stays small.
-  const intervalSeconds = Math.max(3, Math.ceil(boundSeconds / 100));
-  return { intervalSeconds, boundSeconds, maxPolls: Math.ceil(boundSeconds / intervalSeconds) + 2 };
+  const stepSeconds = Math.max(3, Math.ceil(boundSeconds / 100));
+  const maxPolls = Math.ceil(boundSeconds / stepSeconds) + 2;
+  if (!opts.clientProbe) return { intervalSeconds: stepSeconds, boundSeconds, maxPolls, probeWindowMs: 0, probeEveryMs: PROBE_EVERY_MS, maxProbesPerPoll: 0 };
+  // With a listener the observe task itself spends the step probing clients, so
+  // the Wait between two observations is 0: client requests cover the whole window.
+  const probeWindowMs = Math.min(stepSeconds, MAX_PROBE_WINDOW_SECONDS) * 1000;
+  return { intervalSeconds: 0, boundSeconds, maxPolls, probeWindowMs, probeEveryMs: PROBE_EVERY_MS, maxProbesPerPoll: Math.ceil(probeWindowMs / PROBE_EVERY_MS) + 1 };
 }
 
 /** The controller needs a tick or two to deregister the old node after the new one is routed. */
@@ -76,9 +121,17 @@ export function postCheckBudget(): PostCheckBudget {
   return { intervalSeconds: 5, maxAttempts: 8 };
 }
 
+/** Restore: an instance start (minutes), Vault's start and unseal (the PrepareNode document allows 600 s), then the node joining as a standby. */
+export function restoreBudget(cluster: Pick<ClusterConfig, 'replacement'>): RestoreBudget {
+  const seconds = 300 + 600 + (cluster.replacement?.standbyTimeoutSeconds ?? 600);
+  return { intervalSeconds: 5, maxAttempts: Math.ceil(seconds / 5) };
+}
+
 /** Lease TTL: the whole drill's waits plus a generous margin; the lease is released explicitly anyway. */
-export function drillLeaseTtlMs(observe: ObserveBudget, post: PostCheckBudget): number {
-  return (observe.boundSeconds + observe.intervalSeconds * 2 + post.intervalSeconds * post.maxAttempts + 15 * 60) * 1000;
+export function drillLeaseTtlMs(observe: ObserveBudget, post: PostCheckBudget, restore?: RestoreBudget): number {
+  const observeSeconds = observe.boundSeconds + Math.max(observe.intervalSeconds, observe.probeWindowMs / 1000) * 2;
+  const restoreSeconds = restore ? restore.intervalSeconds * restore.maxAttempts : 0;
+  return (observeSeconds + restoreSeconds + post.intervalSeconds * post.maxAttempts + 15 * 60) * 1000;
 }
 
 /* --------------------------------------------------------------- snapshot */
@@ -98,11 +151,15 @@ export interface DrillPoll {
   verdict: VerdictKind;
   legitimateActive: string | null;
   claimants: string[];
-  /** Registered targets (draining ones excluded) with their ALB health. */
+  /** Registered targets (draining ones excluded) with their load balancer health. */
   registered: Array<{ instanceId: string; state: TargetState }>;
+  /** Each member's node class at this poll (what the invariant checks read). */
+  classes: Record<string, NodeClass>;
 }
 
-const UNSEALED_STANDBY: ReadonlySet<NodeClass> = new Set(['standby', 'perf-standby']);
+/** Classes of a node whose Vault is unsealed and alive (it serves or forwards). */
+export const UNSEALED_CLASSES: ReadonlySet<NodeClass> = new Set(['active', 'standby', 'perf-standby', 'ha-unhealthy', 'dr-secondary']);
+export const UNSEALED_STANDBY: ReadonlySet<NodeClass> = new Set(['standby', 'perf-standby']);
 
 export function pollOf(s: DrillSnapshot, atMs: number): DrillPoll {
   return {
@@ -111,28 +168,50 @@ export function pollOf(s: DrillSnapshot, atMs: number): DrillPoll {
     legitimateActive: s.verdict.legitimateActive ?? null,
     claimants: s.nodes.filter((n) => n.claimsActive).map((n) => n.instanceId),
     registered: s.targets.filter((t) => !t.state.includes('draining')).map((t) => ({ instanceId: t.instanceId, state: t.state })),
+    classes: Object.fromEntries(s.nodes.map((n) => [n.instanceId, n.class])),
   };
 }
 
 /* --------------------------------------------------------------- pre-check */
 
-export type PreCheck = { kind: 'ok'; oldActive: string; standbys: string[] } | { kind: 'refused'; reasons: string[] };
+/** A stop-condition alarm as CloudWatch DescribeAlarms reports it. */
+export interface AlarmState {
+  name: string;
+  state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+  reason?: string;
+}
+
+/** The steady state the drill starts from, for the report. */
+export interface SteadyState {
+  at: string;
+  verdict: VerdictKind;
+  active: string;
+  standbys: string[];
+  registered: Array<{ instanceId: string; state: TargetState }>;
+  alarms: AlarmState[];
+}
+
+export type PreCheck = { kind: 'ok'; oldActive: string; standbys: string[]; steady: SteadyState; warnings: string[] } | { kind: 'refused'; reasons: string[] };
 
 /**
  * A drill only starts from a steady state: otherwise it would measure (or
  * cause) an outage rather than a failover. Steady = the controller's verdict is
- * healthy, its legitimate active is registered and healthy in the ALB, and at
- * least one unsealed standby can take over.
+ * healthy, its legitimate active is registered and healthy in the load
+ * balancer, at least one unsealed standby can take over, and no stop-condition
+ * alarm is in ALARM or missing (AWS FIS likewise refuses to start an
+ * experiment whose stop-condition alarm is already in ALARM: "Stop conditions
+ * for AWS FIS").
  */
-export function preCheck(s: DrillSnapshot, scenario: DrillScenario, cluster: ClusterConfig): PreCheck {
+export function preCheck(s: DrillSnapshot, scenario: DrillScenario, cluster: ClusterConfig, opts: { nowMs: number; stopOnAlarms?: string[]; alarms?: AlarmState[] } = { nowMs: 0 }): PreCheck {
   const reasons: string[] = [];
+  const warnings: string[] = [];
   if (s.verdict.kind !== 'healthy') reasons.push(`verdict is ${s.verdict.kind}, not healthy${s.verdict.reasons.length ? ` (${s.verdict.reasons.join('; ')})` : ''}`);
   const active = s.verdict.legitimateActive;
   if (active === undefined) reasons.push('no legitimate active can be named');
   else {
     const target = s.targets.find((t) => t.instanceId === active);
-    if (!target) reasons.push(`the legitimate active ${active} is not registered in the target group`);
-    else if (target.state !== 'healthy') reasons.push(`the legitimate active ${active} is ${target.state} in the target group, not healthy`);
+    if (!target) reasons.push(`the legitimate active ${active} is not registered in the load balancer`);
+    else if (target.state !== 'healthy') reasons.push(`the legitimate active ${active} is ${target.state} in the load balancer, not healthy`);
   }
   const standbys = s.nodes.filter((n) => n.instanceId !== active && UNSEALED_STANDBY.has(n.class)).map((n) => n.instanceId);
   if (standbys.length === 0) reasons.push('no unsealed standby could take over');
@@ -140,11 +219,32 @@ export function preCheck(s: DrillSnapshot, scenario: DrillScenario, cluster: Clu
     // Terminating a node nobody can put back would turn a drill into a permanent loss of capacity.
     reasons.push(`terminate-active needs a configured replacement slot for ${active} (its ${cluster.discovery.slotTagKey} tag) so replace-node can restore it`);
   }
+  const alarms = opts.alarms ?? [];
+  for (const name of opts.stopOnAlarms ?? []) {
+    const a = alarms.find((x) => x.name === name);
+    if (!a) reasons.push(`stop-condition alarm "${name}" does not exist (a misspelt alarm would never stop the drill)`);
+    else if (a.state === 'ALARM') reasons.push(`stop-condition alarm "${name}" is already in ALARM${a.reason ? ` (${a.reason})` : ''}`);
+  }
+  if (scenario === 'partition-clients' && storageKindOf(cluster) === 'dynamodb' && cluster.policy.fencing !== 'break-lock') {
+    // Vault never gives up a lock it keeps renewing (DESIGN §3.4; hashicorp/vault#26580): without
+    // break-lock nothing moves leadership off the zombie, so no new active is expected.
+    warnings.push(`policy.fencing is "${cluster.policy.fencing}": a zombie leader keeps renewing its lock and only "break-lock" moves leadership off it, so expect no new active (the drill stops at maxRtoSeconds × ${NO_NEW_ACTIVE_FACTOR})`);
+  }
   if (reasons.length > 0 || active === undefined) return { kind: 'refused', reasons };
-  return { kind: 'ok', oldActive: active, standbys };
+  const steady: SteadyState = {
+    at: new Date(opts.nowMs).toISOString(),
+    verdict: s.verdict.kind,
+    active,
+    standbys,
+    registered: s.targets.filter((t) => !t.state.includes('draining')).map((t) => ({ instanceId: t.instanceId, state: t.state })),
+    alarms: alarms.filter((a) => (opts.stopOnAlarms ?? []).includes(a.name)),
+  };
+  return { kind: 'ok', oldActive: active, standbys, steady, warnings };
 }
 
 /* -------------------------------------------------------------- fault plan */
+
+export type ControlAction = '' | 'step-down' | 'kill' | 'seal' | 'partition-clients' | 'partition-storage';
 
 export interface FaultPlan {
   scenario: DrillScenario;
@@ -155,15 +255,28 @@ export interface FaultPlan {
   slot: string;
   kind: 'vault-control' | 'stop-instance' | 'terminate-instance';
   /** VaultHA-VaultControl Action ('' for the EC2 faults). */
-  controlAction: '' | 'step-down' | 'kill';
+  controlAction: ControlAction;
   /** Terminate only: the slot's data volume / interface whose DeleteOnTermination is switched off first ('' when none). */
   keepVolumeId: string;
   keepNetworkInterfaceId: string;
-  targetGroupArn: string;
+  /** The slot's data volume and its mount point, for the restore's PrepareNode ('' when none). */
+  volumeId: string;
+  mountPoint: string;
+  /** The load balancer (target group ARN or Classic name), for messages. */
+  loadBalancer: string;
+  /** Network faults: the API port clients use, the cluster port (Raft and request forwarding), what "storage" means. */
+  apiPort: number;
+  clusterPort: number;
+  storage: 'dynamodb' | 'raft' | '';
+  /** Network faults heal themselves after this long on the node (a dead man's switch should the restore never run). */
+  faultDurationSeconds: number;
   /** One sentence: what will be injected on which instance. */
   description: string;
   standbys: string[];
 }
+
+/** Vault's cluster address defaults to the API port + 1 (the `cluster_address` listener default, 8201 for 8200). */
+export const CLUSTER_PORT_OFFSET = 1;
 
 export function planFault(args: {
   scenario: DrillScenario;
@@ -171,9 +284,16 @@ export function planFault(args: {
   oldInstanceId: string;
   slot?: string;
   standbys: string[];
+  maxRtoSeconds?: number;
 }): FaultPlan {
   const { scenario, cluster, oldInstanceId } = args;
-  const slot = args.slot !== undefined ? cluster.replacement?.slots.find((s) => s.name === args.slot) : undefined;
+  const slot = configuredSlot(cluster, args.slot);
+  const lb = cluster.loadBalancer;
+  const storage = storageKindOf(cluster) ?? '';
+  const apiPort = cluster.vault.port;
+  const clusterPort = apiPort + CLUSTER_PORT_OFFSET;
+  // Long enough for the whole observation plus the restore to heal it first.
+  const faultDurationSeconds = Math.min(86_400, Math.ceil((args.maxRtoSeconds ?? 120) * NO_NEW_ACTIVE_FACTOR) + 900);
   const base = {
     scenario,
     cluster: cluster.name,
@@ -181,14 +301,37 @@ export function planFault(args: {
     slot: args.slot ?? '',
     keepVolumeId: '',
     keepNetworkInterfaceId: '',
-    targetGroupArn: cluster.loadBalancer.targetGroupArn,
+    volumeId: slot?.dataVolume?.volumeId ?? '',
+    mountPoint: slot?.dataVolume?.mountPoint ?? '',
+    loadBalancer: lb.type === 'classic' ? lb.loadBalancerName : lb.targetGroupArn,
+    apiPort,
+    clusterPort,
+    storage,
+    faultDurationSeconds,
     standbys: args.standbys,
-  };
+  } as const;
+  const control = (controlAction: ControlAction, what: string): FaultPlan => ({
+    ...base,
+    kind: 'vault-control',
+    controlAction,
+    description: `${what} on ${oldInstanceId} (VaultHA-VaultControl Action=${controlAction})`,
+  });
   switch (scenario) {
     case 'step-down':
-      return { ...base, kind: 'vault-control', controlAction: 'step-down', description: `step down Vault on ${oldInstanceId} (VaultHA-VaultControl Action=step-down)` };
+      return control('step-down', 'step down Vault');
     case 'kill-active':
-      return { ...base, kind: 'vault-control', controlAction: 'kill', description: `kill the Vault process on ${oldInstanceId} with SIGKILL (VaultHA-VaultControl Action=kill)` };
+      return control('kill', 'kill the Vault process with SIGKILL');
+    case 'seal-active':
+      return control('seal', 'seal Vault (sys/seal)');
+    case 'partition-clients':
+      return control('partition-clients', `cut client traffic to the API port ${apiPort} (iptables REJECT; storage and cluster port ${clusterPort} stay reachable: a zombie leader)`);
+    case 'partition-storage':
+      return control(
+        'partition-storage',
+        storage === 'raft'
+          ? `cut the Raft cluster port ${clusterPort} in both directions (iptables DROP: a leader cut from its peers)`
+          : 'cut the Vault process from DynamoDB (iptables DROP of its outbound HTTPS: a stale leader)',
+      );
     case 'stop-active-instance':
       return { ...base, kind: 'stop-instance', controlAction: '', description: `stop EC2 instance ${oldInstanceId} (StopInstances)` };
     case 'terminate-active': {
@@ -212,104 +355,7 @@ export function configuredSlot(cluster: ClusterConfig, slotName: string | undefi
   return slotName === undefined ? undefined : cluster.replacement?.slots.find((s) => s.name === slotName);
 }
 
-/* ------------------------------------------------------------- observation */
-
-/** The failover is complete when a legitimate active other than the old one is registered AND healthy in the target group. */
-export function routedNewActive(poll: DrillPoll, oldInstanceId: string): string | undefined {
-  const a = poll.legitimateActive;
-  if (a === null || a === oldInstanceId) return undefined;
-  return poll.registered.some((t) => t.instanceId === a && t.state === 'healthy') ? a : undefined;
-}
-
-export interface ObserveMark {
-  at: string;
-  n: number;
-  done: boolean;
-  outcome: 'observing' | 'failed-over' | 'bound-reached';
-  newActive: string;
-  /** When the routed new active was first seen (ISO, '' until then). */
-  routedAt: string;
-  polls: DrillPoll[];
-  /** Polls left out of `polls` to keep the payload bounded. */
-  droppedPolls: number;
-}
-
-/** One step of the observation loop: record the poll, stop on failover or when the bound (time or count) is reached. */
-export function observeStep(prev: Partial<ObserveMark> & { at: string }, poll: DrillPoll, nowMs: number, fault: { oldInstanceId: string; injectedAt: string }, budget: ObserveBudget): ObserveMark {
-  const n = (prev.n ?? 0) + 1;
-  let polls = [...(prev.polls ?? []), poll];
-  let dropped = prev.droppedPolls ?? 0;
-  if (polls.length > MAX_RECORDED_POLLS) {
-    // Keep the first polls (the fault's effect) and the latest; the middle is the least informative.
-    const excess = polls.length - MAX_RECORDED_POLLS;
-    polls = [...polls.slice(0, 10), ...polls.slice(10 + excess)];
-    dropped += excess;
-  }
-  const newActive = routedNewActive(poll, fault.oldInstanceId);
-  if (newActive !== undefined) {
-    return { at: prev.at, n, done: true, outcome: 'failed-over', newActive, routedAt: poll.at, polls, droppedPolls: dropped };
-  }
-  const elapsedMs = nowMs - Date.parse(fault.injectedAt);
-  const bound = n >= budget.maxPolls || elapsedMs >= budget.boundSeconds * 1000;
-  return { at: prev.at, n, done: bound, outcome: bound ? 'bound-reached' : 'observing', newActive: '', routedAt: '', polls, droppedPolls: dropped };
-}
-
-/** RTO in seconds (ms resolution) from injection to the poll that first saw the new active routed. */
-export function rtoSeconds(injectedAt: string, routedAt: string): number {
-  return Math.max(0, Date.parse(routedAt) - Date.parse(injectedAt)) / 1000;
-}
-
-/* -------------------------------------------------------------- post-check */
-
-export interface PostCheck {
-  ok: boolean;
-  reasons: string[];
-  verdict: VerdictKind;
-  registeredActives: string[];
-  oldNode: { instanceId: string; class: NodeClass | 'gone'; instanceState: InstanceState | 'gone' };
-  nextStep: string;
-}
-
-/**
- * After the failover: the verdict must be healthy and exactly one registered
- * target may claim active (never two; invariant 3). The old node's state and
- * what an operator does next are reported; the drill never unseals a node
- * (shamir shares stay with the node's own unseal path, invariant 7).
- */
-export function postCheck(s: DrillSnapshot, plan: FaultPlan, newActive: string, unsealMode: 'shamir' | 'auto'): PostCheck {
-  const reasons: string[] = [];
-  if (s.verdict.kind !== 'healthy') reasons.push(`verdict is ${s.verdict.kind}`);
-  const registered = s.targets.filter((t) => !t.state.includes('draining')).map((t) => t.instanceId);
-  const claimants = new Set(s.nodes.filter((n) => n.claimsActive).map((n) => n.instanceId));
-  const registeredActives = registered.filter((id) => claimants.has(id));
-  if (registeredActives.length !== 1) reasons.push(`${registeredActives.length} registered targets claim active (${registeredActives.join(', ') || 'none'})`);
-  else if (newActive !== '' && registeredActives[0] !== newActive) reasons.push(`the registered active is ${registeredActives[0]}, not the new active ${newActive}`);
-  const old = s.nodes.find((n) => n.instanceId === plan.oldInstanceId);
-  const oldNode = { instanceId: plan.oldInstanceId, class: old?.class ?? ('gone' as const), instanceState: old?.instanceState ?? ('gone' as const) };
-  return { ok: reasons.length === 0, reasons, verdict: s.verdict.kind, registeredActives, oldNode, nextStep: nextStepFor(plan, oldNode.class, unsealMode) };
-}
-
-function nextStepFor(plan: FaultPlan, oldClass: NodeClass | 'gone', unsealMode: 'shamir' | 'auto'): string {
-  const id = plan.oldInstanceId;
-  const unseal =
-    unsealMode === 'shamir'
-      ? 'it comes back sealed (shamir): unseal it with the operators\' key shares (the drill never unseals)'
-      : 'auto-unseal brings it back as a standby';
-  switch (plan.scenario) {
-    case 'step-down':
-      return UNSEALED_STANDBY.has(oldClass as NodeClass) ? `none: ${id} rejoined as an unsealed standby` : `${id} is ${oldClass} after stepping down: check its Vault log`;
-    case 'kill-active':
-      return `start Vault on ${id} (VaultHA-VaultControl Action=start); ${unseal}`;
-    case 'stop-active-instance':
-      return `start instance ${id} (StartInstances); ${unseal}`;
-    case 'terminate-active':
-      return plan.slot !== ''
-        ? `run replace-node for slot ${plan.slot} ({"cluster":"${plan.cluster}","slot":"${plan.slot}"}): its data volume and interface were kept`
-        : `launch a replacement for ${id}`;
-  }
-}
-
-/* ------------------------------------------------------------------ report */
+/* ------------------------------------------------------------------ phases */
 
 export interface DrillPhase {
   name: string;
@@ -318,38 +364,14 @@ export interface DrillPhase {
   durationMs: number;
 }
 
-export interface DrillReport {
-  kind: 'failover-drill';
-  result: 'passed' | 'failed' | 'dry-run';
-  /** One sentence: what happened and why. */
-  outcome: string;
-  cluster: string;
-  scenario: DrillScenario;
-  executionName: string;
-  oldActive: string | null;
-  newActive: string | null;
-  rtoSeconds: number | null;
-  maxRtoSeconds: number;
-  injected: string | null;
-  startedAt: string;
-  finishedAt: string;
-  timeline: Array<{ at: string; event: string }>;
-  phases: DrillPhase[];
-  verdicts: DrillPoll[];
-  postCheck?: PostCheck;
-  /** Dry run: what would be injected. */
-  plannedFault?: string;
-  error?: { name: string; message: string };
-  warnings: string[];
-}
-
-/** Phase keys in execution order, as the state machine marks them (`$.marks.<key>.at`). */
+/** Phase keys in execution order, as the state machine marks them (`$.marks.<key>.at`, state `Mark<Key>`). */
 export const DRILL_PHASES = [
   ['validate', 'validate'],
   ['lease', 'acquire-lease'],
   ['preCheck', 'pre-check'],
   ['inject', 'inject-fault'],
   ['observe', 'observe-failover'],
+  ['restore', 'restore'],
   ['postCheck', 'post-check'],
   ['release', 'release-lease'],
   ['abort', 'abort'],
@@ -372,62 +394,7 @@ export function drillPhases(marks: DrillMarks, endIso: string): DrillPhase[] {
   });
 }
 
-/** Timeline events: phase starts, the injection, and every change the polls saw (verdict, legitimate active, registrations). */
-export function drillTimeline(args: { marks: DrillMarks; polls: DrillPoll[]; plan?: FaultPlan; injectedAt?: string; routedAt?: string; newActive?: string; finishedAt: string; extra?: Array<{ at: string; event: string }> }): Array<{ at: string; event: string }> {
-  const out: Array<{ at: string; event: string }> = [];
-  for (const [key, name] of DRILL_PHASES) {
-    const at = args.marks[key]?.at;
-    if (at !== undefined && key !== 'inject') out.push({ at, event: `phase ${name} started` });
-  }
-  if (args.injectedAt && args.plan) out.push({ at: args.injectedAt, event: `fault injected: ${args.plan.description}` });
-  let prev: DrillPoll | undefined;
-  for (const p of args.polls) {
-    const reg = p.registered.map((r) => `${r.instanceId}:${r.state}`).join(',') || 'none';
-    const prevReg = prev?.registered.map((r) => `${r.instanceId}:${r.state}`).join(',') || 'none';
-    if (!prev || prev.verdict !== p.verdict) out.push({ at: p.at, event: `verdict ${p.verdict}` });
-    if (!prev || prev.legitimateActive !== p.legitimateActive) out.push({ at: p.at, event: `legitimate active ${p.legitimateActive ?? 'none'}` });
-    if (!prev || prevReg !== reg) out.push({ at: p.at, event: `registered targets ${reg}` });
-    prev = p;
-  }
-  if (args.routedAt && args.newActive) out.push({ at: args.routedAt, event: `new active ${args.newActive} registered and healthy in the target group` });
-  for (const e of args.extra ?? []) out.push(e);
-  out.push({ at: args.finishedAt, event: 'report built' });
-  // Stable sort: events at the same instant keep their causal order above.
-  return out.map((e, i) => ({ e, i })).sort((a, b) => Date.parse(a.e.at) - Date.parse(b.e.at) || a.i - b.i).map((x) => x.e);
-}
-
-/** Names the failed execution carries (its Fail state's Error) when the drill ran but did not pass. */
-export const DRILL_FAILURES = {
-  noNewActive: 'NoNewActiveError',
-  rtoExceeded: 'RtoExceededError',
-  postCheck: 'PostCheckFailedError',
-} as const;
-export type DrillFailureName = (typeof DRILL_FAILURES)[keyof typeof DRILL_FAILURES];
-
-export interface DrillVerdict {
-  result: 'passed' | 'failed';
-  failure?: DrillFailureName;
-  outcome: string;
-  rtoSeconds: number | null;
-}
-
-/** passed: a new active routed within maxRtoSeconds and the post-check holds; failed otherwise (the first failure names the error). */
-export function judgeDrill(args: { plan: FaultPlan; observe: Pick<ObserveMark, 'outcome' | 'newActive' | 'routedAt' | 'n'>; injectedAt: string; maxRtoSeconds: number; post?: PostCheck }): DrillVerdict {
-  const { plan, observe, maxRtoSeconds, post } = args;
-  if (observe.outcome !== 'failed-over' || observe.routedAt === '') {
-    return {
-      result: 'failed',
-      failure: DRILL_FAILURES.noNewActive,
-      rtoSeconds: null,
-      outcome: `no new active was routed within the observation bound after ${plan.scenario} on ${plan.oldInstanceId} (${observe.n} polls)`,
-    };
-  }
-  const rto = rtoSeconds(args.injectedAt, observe.routedAt);
-  if (rto > maxRtoSeconds) {
-    return { result: 'failed', failure: DRILL_FAILURES.rtoExceeded, rtoSeconds: rto, outcome: `${observe.newActive} took over after ${rto} s, over maxRtoSeconds ${maxRtoSeconds}` };
-  }
-  if (post && !post.ok) {
-    return { result: 'failed', failure: DRILL_FAILURES.postCheck, rtoSeconds: rto, outcome: `${observe.newActive} took over after ${rto} s but the post-check failed: ${post.reasons.join('; ')}` };
-  }
-  return { result: 'passed', rtoSeconds: rto, outcome: `${plan.scenario} on ${plan.oldInstanceId}: ${observe.newActive} took over and was routed after ${rto} s (max ${maxRtoSeconds} s)` };
+/** RTO in seconds (ms resolution) from the injection to `atIso`. */
+export function secondsSince(injectedAt: string, atIso: string): number {
+  return Math.max(0, Date.parse(atIso) - Date.parse(injectedAt)) / 1000;
 }

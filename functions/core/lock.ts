@@ -3,6 +3,7 @@
  * clock (DESIGN §3.4). Pure: the adapter reads the item, this decides what it means.
  */
 import { NS_PER_MS } from './ha-lock.js';
+import { quoted } from './text.js';
 import type { LockItemRead, LockObservation } from './types.js';
 
 const DECIMAL_INTEGER = /^-?\d+$/;
@@ -18,6 +19,9 @@ export function observeLock(read: LockItemRead, nowMs: number, skewToleranceMs: 
   if (read.type === 'raft') {
     return { state: 'NOT_APPLICABLE', detail: 'integrated storage (raft) has no lock item' };
   }
+  if (read.type === 'none') {
+    return { state: 'NOT_APPLICABLE', detail: 'haLock "none": the storage\'s HA lock is not readable by the controller' };
+  }
   if ('error' in read) {
     return { state: 'UNREADABLE', detail: `lock item in ${read.table} unreadable: ${read.error}` };
   }
@@ -31,7 +35,7 @@ export function observeLock(read: LockItemRead, nowMs: number, skewToleranceMs: 
     return {
       state: 'UNREADABLE',
       ...observed,
-      detail: `lock item in ${read.table} has a non-integer Expires "${read.expiresAtNs}"`,
+      detail: `lock item in ${read.table} has a non-integer Expires "${quoted(read.expiresAtNs)}"`,
     };
   }
 
@@ -45,7 +49,7 @@ export function observeLock(read: LockItemRead, nowMs: number, skewToleranceMs: 
     ...observed,
     remainingMs,
     detail: held
-      ? `lock held by identity ${read.identity}, ${remainingMs} ms left`
-      : `lock of identity ${read.identity} expired ${-remainingMs} ms ago`,
+      ? `lock held by identity ${quoted(read.identity)}, ${remainingMs} ms left`
+      : `lock of identity ${quoted(read.identity)} expired ${-remainingMs} ms ago`,
   };
 }

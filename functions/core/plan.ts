@@ -3,6 +3,7 @@
  * what the target group reports, under the safety invariants of DESIGN §5.
  * Pure: returns a plan with a reason per change; the handler applies it.
  */
+import { quoted } from './text.js';
 import type {
   NodeClass,
   NodeHealth,
@@ -183,8 +184,8 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
   if (verdict.fencing !== undefined) {
     alarms.push(
       policy.fencing === 'break-lock'
-        ? `fencing: break-lock recommended for lock identity ${verdict.fencing.identity} (${verdict.fencing.reason})`
-        : `fencing: break-lock recommended for lock identity ${verdict.fencing.identity} but policy.fencing is ${policy.fencing}`,
+        ? `fencing: break-lock recommended for lock identity ${quoted(verdict.fencing.identity)} (${verdict.fencing.reason})`
+        : `fencing: break-lock recommended for lock identity ${quoted(verdict.fencing.identity)} but policy.fencing is ${policy.fencing}`,
     );
   }
 

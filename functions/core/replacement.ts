@@ -243,6 +243,8 @@ export interface SlotInspection {
   verdict: { kind: VerdictKind; legitimateActive?: string; reasons: string[] };
   /** Instance ids currently registered in the target group (any health state but draining). */
   registeredTargets: string[];
+  /** The balancer's own target id of a registered instance when it is not the instance id (the IP of an `ip` target). */
+  registeredTargetIds?: Record<string, string>;
 }
 
 export interface ReplacementPlan {
@@ -264,14 +266,17 @@ export interface ReplacementPlan {
   deregisterOld: boolean;
   oldAction: 'stop' | 'terminate' | 'none';
   stepDownFirst: boolean;
+  /** '' for a Classic Load Balancer (deregisterOld is then false: see planReplacement). */
   targetGroupArn: string;
   targetPort: number;
+  /** The target id DeregisterOld sends: the old instance id, or its IP in an `ip` target group. */
+  deregisterTargetId: string;
   launchTemplateId: string;
   launchTemplateVersion: string;
   clientToken: string;
   unsealMode: 'shamir' | 'auto';
   sharesParameterPrefix: string;
-  haType: 'dynamodb' | 'raft';
+  haType: 'dynamodb' | 'raft' | 'none';
   verdict: VerdictKind;
   legitimateActive: string;
   waits: WaitBudgets;
@@ -398,7 +403,16 @@ export function planReplacement(inspection: SlotInspection, ctx: PlanContext): P
         ? 'none'
         : replacement.oldInstance;
 
-  const deregisterOld = old !== undefined && inspection.registeredTargets.includes(old.instanceId);
+  const lb = cluster.loadBalancer;
+  const registered = old !== undefined && inspection.registeredTargets.includes(old.instanceId);
+  // The execution deregisters through the ELBv2 integration only. A Classic
+  // Load Balancer does not fail open (it answers 503 rather than route to an
+  // unhealthy instance), and the controller removes a stopped or terminated
+  // instance at its next tick (invariant 4), so the old node is left to it.
+  const deregisterOld = registered && lb.type === 'target-group';
+  if (registered && lb.type === 'classic') {
+    warnings.push(`${old?.instanceId} stays registered with Classic Load Balancer ${lb.loadBalancerName} until the controller removes it (at its next tick once the instance stops)`);
+  }
   const plan: ReplacementPlan = {
     cluster: cluster.name,
     slot: slot.name,
@@ -416,8 +430,9 @@ export function planReplacement(inspection: SlotInspection, ctx: PlanContext): P
     deregisterOld,
     oldAction,
     stepDownFirst,
-    targetGroupArn: cluster.loadBalancer.targetGroupArn,
-    targetPort: cluster.loadBalancer.targetPort ?? cluster.vault.port,
+    targetGroupArn: lb.type === 'target-group' ? lb.targetGroupArn : '',
+    targetPort: (lb.type === 'target-group' ? lb.targetPort : undefined) ?? cluster.vault.port,
+    deregisterTargetId: old !== undefined ? (inspection.registeredTargetIds?.[old.instanceId] ?? old.instanceId) : '',
     launchTemplateId: replacement.launchTemplate.id,
     launchTemplateVersion: replacement.launchTemplate.version,
     clientToken: launchClientToken(ctx.executionName, slot.name),
@@ -437,7 +452,10 @@ export function planReplacement(inspection: SlotInspection, ctx: PlanContext): P
 function describeSteps(p: ReplacementPlan, detachTimeoutSeconds: number, standbyTimeoutSeconds: number): string[] {
   const steps: string[] = [];
   if (p.stepDownFirst) steps.push(`step down the active node ${p.oldInstanceId} (VaultHA-VaultControl step-down)`);
-  if (p.deregisterOld) steps.push(`deregister ${p.oldInstanceId} from ${p.targetGroupArn} port ${p.targetPort}`);
+  if (p.deregisterOld) {
+    const target = p.deregisterTargetId !== p.oldInstanceId ? ` (target ${p.deregisterTargetId})` : '';
+    steps.push(`deregister ${p.oldInstanceId}${target} from ${p.targetGroupArn} port ${p.targetPort}`);
+  }
   if (p.oldAction !== 'none') steps.push(`${p.oldAction} ${p.oldInstanceId} (${p.oldInstanceState})`);
   else if (p.oldInstanceId !== '') steps.push(`leave ${p.oldInstanceId} as it is (${p.oldInstanceState})`);
   else steps.push(`slot ${p.slot} has no instance: nothing to retire`);
@@ -577,7 +595,7 @@ export interface StandbyReadiness {
  * not part of the cluster yet). A 200 means the node became the active — only
  * possible when no other active existed — and counts as ready with a warning.
  */
-export function standbyReadiness(probe: ProbeResult, haType: 'dynamodb' | 'raft'): StandbyReadiness {
+export function standbyReadiness(probe: ProbeResult, haType: 'dynamodb' | 'raft' | 'none'): StandbyReadiness {
   const h = probe.health;
   if (!h.ok) return { ready: false, detail: `health probe failed: ${h.reason}` };
   const body = h.body ?? {};

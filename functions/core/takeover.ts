@@ -27,6 +27,7 @@
  * stopped is dead). A zombie that still renews fails that condition; the
  * shell never runs break-lock fencing in a tick whose takeover deleted.
  */
+import { quoted } from './text.js';
 import { nodesNamedBy, standbyVotes } from './assess.js';
 import { NS_PER_MS, type LockTimings } from './ha-lock.js';
 import type {
@@ -182,12 +183,12 @@ export function tieLockToMember(
     }
   }
   if (newest === undefined) {
-    return { reason: `no remembered tick saw a member claim active, so the lock (Identity ${identity}) cannot be tied to a member` };
+    return { reason: `no remembered tick saw a member claim active, so the lock (Identity ${quoted(identity)}) cannot be tied to a member` };
   }
   const holder = namedActive(newest);
   if (newest.lockIdentity !== identity || newest.lockValue !== value) {
     return {
-      reason: `the lock (Identity ${identity}) was taken after ${holder ?? newest.claimants.join('/')} was last seen active under ${newest.lockIdentity === undefined ? 'no readable lock' : `Identity ${newest.lockIdentity}`}: its holder was never observed`,
+      reason: `the lock (Identity ${quoted(identity)}) was taken after ${holder ?? newest.claimants.join('/')} was last seen active under ${newest.lockIdentity === undefined ? 'no readable lock' : `Identity ${quoted(newest.lockIdentity)}`}: its holder was never observed`,
     };
   }
   if (holder === undefined) {

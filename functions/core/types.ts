@@ -74,7 +74,10 @@ export interface Member {
 export type TargetState = 'initial' | 'healthy' | 'unhealthy' | 'unused' | 'draining' | 'unavailable' | 'unhealthy.draining';
 
 export interface TargetView {
+  /** The member instance the target is (for `ip` targets: the member with that private IP; the IP itself when none has it). */
   instanceId: string;
+  /** The balancer's own target id when it is not the instance id (the IP of an `ip` target). */
+  targetId?: string;
   port?: number;
   state: TargetState;
   reason?: string;
@@ -114,6 +117,8 @@ export interface NodeHealth {
 /** Raw lock item as read from DynamoDB (adapter output). */
 export type LockItemRead =
   | { type: 'raft' }
+  /** `haLock.type` "none": the storage's HA lock (MySQL, PostgreSQL, Consul...) is not readable by the controller. */
+  | { type: 'none' }
   | { type: 'dynamodb'; table: string; present: false }
   | {
       type: 'dynamodb';

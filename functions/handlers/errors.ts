@@ -136,6 +136,23 @@ export class WaitTimeoutError extends Error {
   }
 }
 
+/**
+ * The failover drill's restore could not bring the faulted node back (a
+ * command failed, the instance never came up, the node never became a
+ * standby within the restore budget, or the nested replace-node failed).
+ * Caught by the ASL: the drill still post-checks and reports what is left.
+ */
+export class RestoreFailedError extends Error {
+  override readonly name = 'RestoreFailedError';
+  constructor(
+    readonly instanceId: string,
+    readonly step: string,
+    detail: string,
+  ) {
+    super(`restore of ${instanceId} failed at ${step}: ${detail}`);
+  }
+}
+
 /** A task was invoked with an `action` the handler does not know (definition and code out of sync). */
 export class UnknownActionError extends Error {
   override readonly name = 'UnknownActionError';

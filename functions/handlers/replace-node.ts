@@ -18,7 +18,7 @@ import type { ClusterConfig, Config } from '../config/schema.js';
 import { ddbClient, ec2Client, elbv2Client, ssmClient } from '../adapters/aws-clients.js';
 import { acquireLease, LEASE_SCOPES, putReport, releaseLease } from '../adapters/control-table.js';
 import { discoverMembers } from '../adapters/ec2-fleet.js';
-import { describeTargets } from '../adapters/target-group.js';
+import { loadBalancerPort } from '../adapters/load-balancer.js';
 import { readClusterLock } from '../adapters/lock-reader.js';
 import { probeNode, probeOptionsOf } from '../adapters/vault-probe.js';
 import {
@@ -289,13 +289,14 @@ async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPla
   const { cluster } = await clusterOf(deps, ctx);
   const slot = findSlot(cluster, ctx.slot);
   const { ec2, elbv2 } = deps.clients();
+  const observing = observeNodes(deps, cluster);
   const [slotInstances, named, volume, networkInterface, targets, observed] = await Promise.all([
     describeSlotInstances(ec2, cluster.discovery, slot.name),
     ctx.instanceId !== '' ? describeInstance(ec2, ctx.instanceId) : Promise.resolve(undefined),
     slot.dataVolume ? describeVolume(ec2, slot.dataVolume.volumeId) : Promise.resolve(undefined),
     slot.networkInterfaceId ? describeInterface(ec2, slot.networkInterfaceId) : Promise.resolve(undefined),
-    describeTargets(elbv2, cluster.loadBalancer.targetGroupArn),
-    observeNodes(deps, cluster),
+    loadBalancerPort(cluster, { elbv2 }).describe(observing.then((o) => o.members)),
+    observing,
   ]);
   const decision = planReplacement(
     {
@@ -310,6 +311,7 @@ async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPla
         ...(observed.verdict.legitimateActive !== undefined ? { legitimateActive: observed.verdict.legitimateActive } : {}),
       },
       registeredTargets: targets.filter((t) => t.state !== 'draining').map((t) => t.instanceId),
+      registeredTargetIds: Object.fromEntries(targets.filter((t) => t.state !== 'draining' && t.targetId !== undefined).map((t) => [t.instanceId, t.targetId!])),
     },
     { cluster, slot, request: { force: ctx.force, dryRun: ctx.dryRun, ...(ctx.instanceId !== '' ? { instanceId: ctx.instanceId } : {}) }, executionName: ctx.executionName },
   );

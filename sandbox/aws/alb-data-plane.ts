@@ -18,12 +18,23 @@
  * with nothing routable the listener answers 503 itself. Draining and `unused`
  * targets receive no new requests.
  *
+ * The same machinery serves the other balancers, with their own rules:
+ *  - a **network** (NLB) target group may check with TCP (the check passes when
+ *    the connection opens, so a sealed Vault passes too) or HTTP, and may hold
+ *    `ip` targets (the check and the traffic go to the instance whose private
+ *    IP it is; no instance there: the check times out); it fails open like an
+ *    ALB ("Health checks for Network Load Balancer target groups");
+ *  - a **Classic Load Balancer** (classic-elb.ts) passes an HTTP check on 200
+ *    only, puts a new instance InService only after HealthyThreshold passes in
+ *    a row ("Configure health checks for your Classic Load Balancer"), and
+ *    never fails open: with no InService instance it answers 503 itself.
+ *
  * ALBs do not validate target certificates; the sandbox keeps TLS verification
  * on and takes the CA of the simulated nodes instead (`ca`).
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { TargetGroup, TargetGroupRegistry, TargetHealthReason, TargetRecord } from './elbv2.js';
 import { TARGET_HEALTH_REASONS, parseMatcher } from './elbv2.js';
 import type { SimClock, SimInstance, TimerHandle, World } from './world.js';
@@ -78,6 +89,8 @@ type CheckOutcome = { ok: true; status: number } | { ok: false; reason: TargetHe
 function emptyStats(): ListenerStats {
   return { requests: 0, byStatus: {}, byTarget: {}, noRoutableTarget: 0, failOpen: 0, targetConnectionErrors: 0, targetTimeouts: 0 };
 }
+
+const CLASSIC_503_BODY = '<html><body><b>Http/1.1 Service Unavailable</b></body> </html>\n';
 
 const ALB_503_BODY =
   '<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n';
@@ -189,11 +202,30 @@ export class AlbDataPlane {
     return !this.stopped && rec.generation === generation && rec.state !== 'draining' && tg.targets.get(`${rec.id}:${rec.port}`) === rec;
   }
 
+  /** The instance behind a target: the instance itself, or for an `ip` target the running one with that private IP. */
+  private instanceOf(tg: TargetGroup, rec: Pick<TargetRecord, 'id'>): SimInstance | undefined {
+    return tg.targetType === 'ip' ? this.registry.instanceAtIp(rec.id) : this.world.instance(rec.id);
+  }
+
   private async runCheck(tg: TargetGroup, rec: TargetRecord, generation: number): Promise<void> {
     if (!this.current(tg, rec, generation)) return;
     const startedAt = this.clock.nowMs();
     const intervalMs = tg.healthCheck.intervalSeconds * 1000;
-    const inst = this.world.instance(rec.id);
+    const inst = this.instanceOf(tg, rec);
+    if (tg.targetType === 'ip') {
+      // The balancer knows only the address: nobody there is a check that times out.
+      if (!tg.healthCheck.enabled) return;
+      if (rec.state === 'initial' && rec.reason === 'Elb.RegistrationInProgress') {
+        rec.reason = 'Elb.InitialHealthChecking';
+        rec.description = TARGET_HEALTH_REASONS['Elb.InitialHealthChecking'];
+      }
+      const outcome: CheckOutcome =
+        inst === undefined ? { ok: false, reason: 'Target.Timeout', description: TARGET_HEALTH_REASONS['Target.Timeout'] } : await this.probe(tg, inst, rec.port);
+      if (!this.current(tg, rec, generation)) return;
+      this.apply(tg, rec, outcome);
+      this.scheduleCheck(tg, rec, Math.max(0, intervalMs - (this.clock.nowMs() - startedAt)));
+      return;
+    }
     if (inst === undefined) return; // purged after termination; the registry forgets it
     if (inst.state === 'pending' || inst.state === 'stopped' || inst.state === 'terminated') {
       // Not checked while the instance is down; it starts over from `initial` when it is back.
@@ -229,8 +261,9 @@ export class AlbDataPlane {
       rec.consecutiveFailures = 0;
       rec.lastCheck = { atMs, ok: true, status: outcome.status };
       // A new (`initial`) target needs one pass; an `unhealthy` one comes back
-      // after HealthyThresholdCount passes in a row (see the header).
-      const needed = rec.state === 'initial' ? 1 : tg.healthCheck.healthyThresholdCount;
+      // after HealthyThresholdCount passes in a row (see the header). A Classic
+      // Load Balancer wants HealthyThreshold passes from a new instance too.
+      const needed = rec.state === 'initial' && tg.balancer !== 'classic' ? 1 : tg.healthCheck.healthyThresholdCount;
       if (rec.state !== 'healthy' && rec.consecutivePasses >= needed) {
         rec.state = 'healthy';
         delete rec.reason;
@@ -253,9 +286,10 @@ export class AlbDataPlane {
     if (base === undefined) {
       return Promise.resolve({ ok: false, reason: 'Target.FailedHealthChecks', description: TARGET_HEALTH_REASONS['Target.FailedHealthChecks'] });
     }
-    const matches = parseMatcher(tg.healthCheck.matcher);
-    const url = new URL(tg.healthCheck.path, base);
     const timeoutMs = tg.healthCheck.timeoutSeconds * 1000;
+    if (tg.healthCheck.protocol === 'TCP') return this.tcpProbe(base, timeoutMs);
+    const matches = parseMatcher(tg.healthCheck.matcher, tg.balancer === 'network' ? 599 : 499);
+    const url = new URL(tg.healthCheck.path, base);
     return new Promise<CheckOutcome>((resolve) => {
       const controller = new AbortController();
       this.inflight.add(controller);
@@ -300,17 +334,40 @@ export class AlbDataPlane {
     });
   }
 
+  /** A TCP health check: passes when the connection to the target's address opens within the timeout. */
+  private tcpProbe(base: string, timeoutMs: number): Promise<CheckOutcome> {
+    const url = new URL(base);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    return new Promise<CheckOutcome>((resolve) => {
+      let settled = false;
+      const socket = net.connect({ host: url.hostname, port });
+      const finish = (o: CheckOutcome): void => {
+        if (settled) return;
+        settled = true;
+        this.clock.clearTimer(timer);
+        socket.destroy();
+        resolve(o);
+      };
+      const timer = this.clock.setTimer(() => finish({ ok: false, reason: 'Target.Timeout', description: TARGET_HEALTH_REASONS['Target.Timeout'] }), timeoutMs);
+      socket.once('connect', () => finish({ ok: true, status: 0 }));
+      socket.once('error', () => finish({ ok: false, reason: 'Target.FailedHealthChecks', description: TARGET_HEALTH_REASONS['Target.FailedHealthChecks'] }));
+    });
+  }
+
   /* ---------------- routing ---------------- */
 
   /** Targets the listener would route a new request to, and whether that is fail-open routing. */
   routableTargets(targetGroupArn: string): { targets: TargetRecord[]; failOpen: boolean } {
     const tg = this.registry.requireTargetGroup(targetGroupArn);
     const up = [...tg.targets.values()].filter((r) => {
+      if (tg.targetType === 'ip') return r.state !== 'draining';
       const inst = this.world.instance(r.id);
       return inst !== undefined && inst.state !== 'stopped' && inst.state !== 'terminated' && inst.state !== 'pending';
     });
     const healthy = up.filter((r) => r.state === 'healthy');
     if (healthy.length > 0) return { targets: healthy, failOpen: false };
+    // A Classic Load Balancer routes to InService instances only; none is its own 503.
+    if (tg.balancer === 'classic') return { targets: [], failOpen: false };
     const unhealthy = up.filter((r) => r.state === 'unhealthy');
     return { targets: unhealthy, failOpen: unhealthy.length > 0 };
   }
@@ -346,9 +403,10 @@ export class AlbDataPlane {
     const count = (status: number): void => {
       l.stats.byStatus[status] = (l.stats.byStatus[status] ?? 0) + 1;
     };
+    const tg = this.registry.requireTargetGroup(l.targetGroupArn);
     const { targets, failOpen } = this.routableTargets(l.targetGroupArn);
     const pick = targets.length > 0 ? targets[l.rr++ % targets.length] : undefined;
-    const inst = pick ? this.world.instance(pick.id) : undefined;
+    const inst = pick ? this.instanceOf(tg, pick) : undefined;
     const base = pick && inst ? this.resolve(inst, pick.port) : undefined;
     if (pick === undefined || base === undefined) {
       if (pick === undefined) l.stats.noRoutableTarget += 1;
@@ -357,7 +415,7 @@ export class AlbDataPlane {
       count(status);
       req.resume();
       res.writeHead(status, { 'content-type': 'text/html', server: 'awselb/2.0' });
-      res.end(status === 503 ? ALB_503_BODY : '502 Bad Gateway');
+      res.end(status === 503 ? (tg.balancer === 'classic' ? CLASSIC_503_BODY : ALB_503_BODY) : '502 Bad Gateway');
       return;
     }
     l.stats.byTarget[pick.id] = (l.stats.byTarget[pick.id] ?? 0) + 1;

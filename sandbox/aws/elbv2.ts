@@ -12,7 +12,14 @@
  *  - a deregistered target is `draining` for the deregistration delay, then gone
  *    (`unused` / `Target.NotRegistered` when asked about explicitly);
  *  - a registered instance that is stopped or terminated is `unused` /
- *    `Target.InvalidState`.
+ *    `Target.InvalidState`;
+ *  - a target group of target type `ip` (an NLB's, typically) takes private
+ *    IPv4 addresses of the VPC instead of instance ids; the balancer knows
+ *    nothing of instances behind them, so no instance state shows in its view.
+ *
+ * The same registry also holds the sandbox's Classic Load Balancers
+ * (`balancer: 'classic'`, see classic-elb.ts): their key is the load balancer's
+ * ARN, which no target group ARN can equal, and the ELBv2 API never lists them.
  */
 import { randomBytes } from 'node:crypto';
 import type { TargetState } from '../../functions/core/types.js';
@@ -27,7 +34,7 @@ import {
   type QueryRequest,
   type XmlValue,
 } from './query-protocol.js';
-import type { World } from './world.js';
+import type { SimInstance, World } from './world.js';
 
 export const ELBV2_API_VERSION = '2015-12-01';
 export const ELBV2_XMLNS = `http://elasticloadbalancing.amazonaws.com/doc/${ELBV2_API_VERSION}/`;
@@ -49,7 +56,8 @@ export const TARGET_HEALTH_REASONS = {
 export type TargetHealthReason = keyof typeof TARGET_HEALTH_REASONS;
 
 export interface HealthCheckSettings {
-  protocol: 'HTTP' | 'HTTPS';
+  /** TCP: a check passes when the connection opens (NLB target groups, Classic `TCP:port` targets). */
+  protocol: 'HTTP' | 'HTTPS' | 'TCP';
   /** `traffic-port` or a port number as a string, as ELB reports it. */
   port: string;
   path: string;
@@ -57,15 +65,22 @@ export interface HealthCheckSettings {
   timeoutSeconds: number;
   healthyThresholdCount: number;
   unhealthyThresholdCount: number;
-  /** Matcher.HttpCode: `200`, `200,429` or `200-299`. */
+  /** Matcher.HttpCode: `200`, `200,429` or `200-299` (a Classic Load Balancer passes on 200 only). */
   matcher: string;
   enabled: boolean;
 }
 
+/** Which balancer a group belongs to: its health-check and routing rules differ (alb-data-plane.ts). */
+export type BalancerKind = 'application' | 'network' | 'classic';
+
 export interface TargetGroupSpec {
   name: string;
   port?: number;
-  protocol?: 'HTTP' | 'HTTPS';
+  protocol?: 'HTTP' | 'HTTPS' | 'TCP';
+  /** `application` (default) or `network`; `network` defaults the protocol to TCP and allows matchers 200-599. */
+  loadBalancerType?: 'application' | 'network';
+  /** `instance` (default) or `ip`. */
+  targetType?: 'instance' | 'ip';
   vpcId?: string;
   healthCheck?: Partial<HealthCheckSettings>;
   deregistrationDelaySeconds?: number;
@@ -95,7 +110,9 @@ export interface TargetGroup {
   arn: string;
   name: string;
   port: number;
-  protocol: 'HTTP' | 'HTTPS';
+  protocol: 'HTTP' | 'HTTPS' | 'TCP';
+  balancer: BalancerKind;
+  targetType: 'instance' | 'ip';
   vpcId: string;
   healthCheck: HealthCheckSettings;
   deregistrationDelaySeconds: number;
@@ -119,18 +136,49 @@ export interface TargetHealthView {
   description?: string;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** Whether a dotted IPv4 address lies in a CIDR block such as 10.0.1.0/24. */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const n = Number(bits);
+  if (base === undefined || !IPV4.test(base) || !IPV4.test(ip) || !Number.isInteger(n) || n < 0 || n > 32) return false;
+  const toInt = (a: string): number => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const mask = n === 0 ? 0 : 2 ** 32 - 2 ** (32 - n);
+  return (toInt(base) & mask) >>> 0 === (toInt(ip) & mask) >>> 0;
+}
+
+/** ELB's ranges for health-check settings (interval 5–300 s, timeout 2–120 s and below the interval, thresholds 2–10). */
+function validateHealthCheck(hc: HealthCheckSettings, maxMatcherCode: number): void {
+  checkRange(hc.intervalSeconds, 5, 300, 'HealthCheckIntervalSeconds');
+  checkRange(hc.timeoutSeconds, 2, 120, 'HealthCheckTimeoutSeconds');
+  checkRange(hc.healthyThresholdCount, 2, 10, 'HealthyThresholdCount');
+  checkRange(hc.unhealthyThresholdCount, 2, 10, 'UnhealthyThresholdCount');
+  if (hc.timeoutSeconds >= hc.intervalSeconds) {
+    throw new AwsApiError('ValidationError', 'Health check timeout must be smaller than the interval');
+  }
+  if (hc.protocol !== 'TCP') {
+    if (!hc.path.startsWith('/')) throw new AwsApiError('ValidationError', 'Health check path must begin with a \'/\' character');
+    parseMatcher(hc.matcher, maxMatcherCode);
+  }
+}
+
+function checkRange(v: number, lo: number, hi: number, field: string): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new AwsApiError('ValidationError', `${field} must be between ${lo} and ${hi}`);
+}
+
 const TG_ARN = /^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
 
-/** Parses a matcher (`200`, `200,429`, `200-299`) into a predicate; ELB allows 200–499 for HTTP. */
-export function parseMatcher(matcher: string): (status: number) => boolean {
+/** Parses a matcher (`200`, `200,429`, `200-299`) into a predicate; an ALB allows 200–499, an NLB 200–599. */
+export function parseMatcher(matcher: string, maxCode = 499): (status: number) => boolean {
   const parts = matcher.split(',').map((s) => s.trim());
   const ranges = parts.map((part) => {
     const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
     if (!m) throw new AwsApiError('ValidationError', `Health check matcher HTTP code '${matcher}' must be a valid HTTP code or range`);
     const lo = Number(m[1]);
     const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    if (lo < 200 || hi > 499 || lo > hi) {
-      throw new AwsApiError('ValidationError', `Health check matcher HTTP code '${matcher}' must be within the range 200-499`);
+    if (lo < 200 || hi > maxCode || lo > hi) {
+      throw new AwsApiError('ValidationError', `Health check matcher HTTP code '${matcher}' must be within the range 200-${maxCode}`);
     }
     return [lo, hi] as const;
   });
@@ -148,42 +196,38 @@ export class TargetGroupRegistry {
     this.observer = observer;
   }
 
-  /** Creates a target group with ELB's defaults and ranges (interval 5–300 s, thresholds 2–10, timeout 2–120 s < interval). */
+  /**
+   * Creates a target group with ELB's defaults and ranges (interval 5–300 s,
+   * thresholds 2–10, timeout 2–120 s < interval). A `network` group defaults
+   * to a TCP health check with NLB's defaults (interval 30 s, timeout 10 s,
+   * healthy 5, unhealthy 2; HTTP matcher 200-399).
+   */
   addTargetGroup(spec: TargetGroupSpec): TargetGroup {
     if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/.test(spec.name)) {
       throw new AwsApiError('ValidationError', `Target group name '${spec.name}' can have a maximum of 32 alphanumeric characters and hyphens`);
     }
-    const protocol = spec.protocol ?? 'HTTP';
+    const network = spec.loadBalancerType === 'network';
+    const protocol = spec.protocol ?? (network ? 'TCP' : 'HTTP');
+    const hcProtocol = spec.healthCheck?.protocol ?? protocol;
     const hc: HealthCheckSettings = {
-      protocol: spec.healthCheck?.protocol ?? protocol,
+      protocol: hcProtocol,
       port: spec.healthCheck?.port ?? 'traffic-port',
       path: spec.healthCheck?.path ?? '/',
       intervalSeconds: spec.healthCheck?.intervalSeconds ?? 30,
-      timeoutSeconds: spec.healthCheck?.timeoutSeconds ?? 5,
+      timeoutSeconds: spec.healthCheck?.timeoutSeconds ?? (network ? (hcProtocol === 'TCP' ? 10 : 6) : 5),
       healthyThresholdCount: spec.healthCheck?.healthyThresholdCount ?? 5,
       unhealthyThresholdCount: spec.healthCheck?.unhealthyThresholdCount ?? 2,
-      matcher: spec.healthCheck?.matcher ?? '200',
+      matcher: spec.healthCheck?.matcher ?? (network ? '200-399' : '200'),
       enabled: spec.healthCheck?.enabled ?? true,
     };
-    const range = (v: number, lo: number, hi: number, field: string): void => {
-      if (!Number.isInteger(v) || v < lo || v > hi) throw new AwsApiError('ValidationError', `${field} must be between ${lo} and ${hi}`);
-    };
-    range(hc.intervalSeconds, 5, 300, 'HealthCheckIntervalSeconds');
-    range(hc.timeoutSeconds, 2, 120, 'HealthCheckTimeoutSeconds');
-    range(hc.healthyThresholdCount, 2, 10, 'HealthyThresholdCount');
-    range(hc.unhealthyThresholdCount, 2, 10, 'UnhealthyThresholdCount');
-    if (hc.timeoutSeconds >= hc.intervalSeconds) {
-      throw new AwsApiError('ValidationError', 'Health check timeout must be smaller than the interval');
-    }
-    if (!hc.path.startsWith('/')) throw new AwsApiError('ValidationError', 'Health check path must begin with a \'/\' character');
-    parseMatcher(hc.matcher);
+    validateHealthCheck(hc, network ? 599 : 499);
     const delay = spec.deregistrationDelaySeconds ?? 300;
-    range(delay, 0, 3600, 'deregistration_delay.timeout_seconds');
+    checkRange(delay, 0, 3600, 'deregistration_delay.timeout_seconds');
     const arn =
       spec.arn ??
       `arn:aws:elasticloadbalancing:${this.world.region}:${this.world.accountId}:targetgroup/${spec.name}/${randomBytes(8).toString('hex')}`;
     if (!TG_ARN.test(arn)) throw new AwsApiError('ValidationError', `'${arn}' is not a valid target group ARN`);
-    if (this.groups.has(arn) || [...this.groups.values()].some((g) => g.name === spec.name)) {
+    if (this.groups.has(arn) || [...this.groups.values()].some((g) => g.balancer !== 'classic' && g.name === spec.name)) {
       throw new AwsApiError('DuplicateTargetGroupName', 'A target group with the same name exists, but with different settings');
     }
     const attached = spec.attachedToLoadBalancer ?? true;
@@ -192,12 +236,14 @@ export class TargetGroupRegistry {
       name: spec.name,
       port: spec.port ?? 8200,
       protocol,
+      balancer: network ? 'network' : 'application',
+      targetType: spec.targetType ?? 'instance',
       vpcId: spec.vpcId ?? 'vpc-0sandbox00000000',
       healthCheck: hc,
       deregistrationDelaySeconds: delay,
       attachedToLoadBalancer: attached,
       loadBalancerArns: attached
-        ? [`arn:aws:elasticloadbalancing:${this.world.region}:${this.world.accountId}:loadbalancer/app/${spec.name}/${randomBytes(8).toString('hex')}`]
+        ? [`arn:aws:elasticloadbalancing:${this.world.region}:${this.world.accountId}:loadbalancer/${network ? 'net' : 'app'}/${spec.name}/${randomBytes(8).toString('hex')}`]
         : [],
       targets: new Map(),
     };
@@ -205,6 +251,19 @@ export class TargetGroupRegistry {
     return tg;
   }
 
+  /**
+   * Adds a group the registry keeps for a Classic Load Balancer (classic-elb.ts
+   * builds it): keyed by the load balancer's ARN, never listed by the ELBv2 API.
+   */
+  addClassicGroup(tg: TargetGroup): TargetGroup {
+    if (tg.balancer !== 'classic') throw new RangeError('addClassicGroup takes a classic group');
+    if (this.groups.has(tg.arn)) throw new AwsApiError('DuplicateLoadBalancerName', `Load balancer ${tg.name} already exists`);
+    validateHealthCheck(tg.healthCheck, 200);
+    this.groups.set(tg.arn, tg);
+    return tg;
+  }
+
+  /** Every group the data plane serves (Classic Load Balancers included). */
   targetGroups(): TargetGroup[] {
     return [...this.groups.values()];
   }
@@ -223,11 +282,18 @@ export class TargetGroupRegistry {
   register(arn: string, targets: Array<{ id: string; port?: number }>): void {
     const tg = this.requireTargetGroup(arn);
     const resolved = targets.map((t) => this.validateTarget(tg, t));
-    const missing = resolved.filter((t) => this.world.instance(t.id) === undefined).map((t) => t.id);
+    if (tg.targetType === 'ip') {
+      // ELB checks an IP target against the VPC's subnets, not against instances.
+      const outside = resolved.filter((t) => !this.world.allSubnets().some((sn) => cidrContains(sn.cidrBlock, t.id))).map((t) => t.id);
+      if (outside.length > 0) {
+        throw new AwsApiError('InvalidTarget', `The IP address '${outside[0]}' is not within a subnet of the VPC of target group '${tg.name}'`);
+      }
+    }
+    const missing = tg.targetType === 'ip' ? [] : resolved.filter((t) => this.world.instance(t.id) === undefined).map((t) => t.id);
     if (missing.length > 0) {
       throw new AwsApiError('InvalidTarget', `The following instances do not exist: ${missing.map((m) => `'${m}'`).join(', ')}`);
     }
-    const notRunning = resolved.filter((t) => this.world.instance(t.id)!.state !== 'running').map((t) => t.id);
+    const notRunning = tg.targetType === 'ip' ? [] : resolved.filter((t) => this.world.instance(t.id)!.state !== 'running').map((t) => t.id);
     if (notRunning.length > 0) {
       throw new AwsApiError(
         'InvalidTarget',
@@ -284,8 +350,14 @@ export class TargetGroupRegistry {
   /** Removes registrations of instances that no longer exist (EC2 purged them after termination). */
   forgetVanishedInstances(): void {
     for (const tg of this.groups.values()) {
+      if (tg.targetType === 'ip') continue;
       for (const [key, rec] of tg.targets) if (this.world.instance(rec.id) === undefined && rec.state !== 'draining') tg.targets.delete(key);
     }
+  }
+
+  /** The running instance behind an `ip` target (the one whose private IP it is), if any. */
+  instanceAtIp(ip: string): SimInstance | undefined {
+    return this.world.instances().find((i) => i.privateIpAddress === ip && i.state === 'running');
   }
 
   /** The DescribeTargetHealth view of one target group (optionally only the given targets). */
@@ -319,7 +391,7 @@ export class TargetGroupRegistry {
     const base = { id: r.id, port: r.port, healthCheckPort: this.healthCheckPort(tg, r.port) };
     if (r.state === 'draining') return { ...base, state: 'draining', reason: r.reason!, description: r.description! };
     const inst = this.world.instance(r.id);
-    if (inst === undefined || inst.state === 'stopped' || inst.state === 'terminated' || inst.state === 'pending') {
+    if (tg.targetType === 'instance' && (inst === undefined || inst.state === 'stopped' || inst.state === 'terminated' || inst.state === 'pending')) {
       return { ...base, state: 'unused', reason: 'Target.InvalidState', description: `Target is in the ${inst?.state ?? 'terminated'} state` };
     }
     if (!tg.attachedToLoadBalancer) {
@@ -333,7 +405,11 @@ export class TargetGroupRegistry {
   }
 
   private validateTarget(tg: TargetGroup, t: { id: string; port?: number }): { id: string; port: number } {
-    if (!/^i-[0-9a-f]{8}([0-9a-f]{9})?$/.test(t.id)) throw new AwsApiError('ValidationError', `Instance ID '${t.id}' is not valid`);
+    if (tg.targetType === 'ip') {
+      if (!IPV4.test(t.id)) throw new AwsApiError('ValidationError', `The IP address '${t.id}' is not a valid IPv4 address`);
+    } else if (!/^i-[0-9a-f]{8}([0-9a-f]{9})?$/.test(t.id)) {
+      throw new AwsApiError('ValidationError', `Instance ID '${t.id}' is not valid`);
+    }
     const port = t.port ?? tg.port;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new AwsApiError('ValidationError', `Port '${port}' must be between 1 and 65535`);
@@ -434,7 +510,7 @@ export class Elbv2Endpoint extends QueryEndpoint<'elbv2'> {
     if ([arns.length > 0, names.length > 0, lbArn !== undefined].filter(Boolean).length > 1) {
       throw new AwsApiError('ValidationError', 'Target group ARNs, names and a load balancer ARN cannot be specified at the same time');
     }
-    let groups = this.registry.targetGroups();
+    let groups = this.registry.targetGroups().filter((g) => g.balancer !== 'classic');
     if (arns.length > 0) {
       if (arns.some((a) => this.registry.targetGroup(a) === undefined)) {
         throw new AwsApiError('TargetGroupNotFound', 'One or more target groups not found');
@@ -469,7 +545,7 @@ export class Elbv2Endpoint extends QueryEndpoint<'elbv2'> {
         HealthCheckPath: g.healthCheck.path,
         Matcher: { HttpCode: g.healthCheck.matcher },
         LoadBalancerArns: g.loadBalancerArns,
-        TargetType: 'instance',
+        TargetType: g.targetType,
         ProtocolVersion: 'HTTP1',
         IpAddressType: 'ipv4',
       })),

@@ -1,11 +1,13 @@
 /**
- * Local AWS for the sandbox: EC2, ELBv2 (+ the ALB data plane) and SNS endpoints
- * over one in-memory world and one clock. The project's unmodified SDK clients
- * reach them only through the SDK's standard endpoint settings
- * (`AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2`,
- * `AWS_ENDPOINT_URL_SNS`, or `endpoint` in a client config) — see `endpointEnv()`.
+ * Local AWS for the sandbox: EC2, ELBv2, Classic ELB (+ the load balancers'
+ * data plane) and SNS endpoints over one in-memory world and one clock. The
+ * project's unmodified SDK clients reach them only through the SDK's standard
+ * endpoint settings (`AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2`,
+ * `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING`, `AWS_ENDPOINT_URL_SNS`, or
+ * `endpoint` in a client config) — see `endpointEnv()`.
  */
 import { AlbDataPlane, type AlbDataPlaneOptions } from './alb-data-plane.js';
+import { ClassicElbEndpoint, ClassicLoadBalancers } from './classic-elb.js';
 import { Ec2Endpoint } from './ec2.js';
 import { Elbv2Endpoint, TargetGroupRegistry } from './elbv2.js';
 import { SnsEndpoint } from './sns.js';
@@ -21,6 +23,7 @@ export interface LocalAwsOptions {
 export interface LocalAwsEndpoints {
   ec2: string;
   elbv2: string;
+  elb: string;
   sns: string;
 }
 
@@ -30,6 +33,9 @@ export class LocalAws {
   readonly alb: AlbDataPlane;
   readonly ec2: Ec2Endpoint;
   readonly elbv2: Elbv2Endpoint;
+  /** Classic Load Balancers (kept in `targetGroups`, served by `alb`). */
+  readonly classic: ClassicLoadBalancers;
+  readonly elb: ClassicElbEndpoint;
   readonly sns: SnsEndpoint;
   private endpoints: LocalAwsEndpoints | undefined;
 
@@ -39,6 +45,8 @@ export class LocalAws {
     this.alb = new AlbDataPlane({ ...opts.alb, world: this.world, registry: this.targetGroups });
     this.ec2 = new Ec2Endpoint(this.world);
     this.elbv2 = new Elbv2Endpoint(this.world, this.targetGroups);
+    this.classic = new ClassicLoadBalancers(this.world, this.targetGroups);
+    this.elb = new ClassicElbEndpoint(this.world, this.classic);
     this.sns = new SnsEndpoint(this.world);
   }
 
@@ -46,9 +54,9 @@ export class LocalAws {
   async start(): Promise<LocalAwsEndpoints> {
     if (this.endpoints) return this.endpoints;
     try {
-      const [ec2, elbv2, sns] = await Promise.all([this.ec2.start(), this.elbv2.start(), this.sns.start()]);
+      const [ec2, elbv2, elb, sns] = await Promise.all([this.ec2.start(), this.elbv2.start(), this.elb.start(), this.sns.start()]);
       this.alb.start();
-      this.endpoints = { ec2, elbv2, sns };
+      this.endpoints = { ec2, elbv2, elb, sns };
       return this.endpoints;
     } catch (err) {
       await this.stop();
@@ -62,13 +70,14 @@ export class LocalAws {
     return {
       AWS_ENDPOINT_URL_EC2: this.endpoints.ec2,
       AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: this.endpoints.elbv2,
+      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING: this.endpoints.elb,
       AWS_ENDPOINT_URL_SNS: this.endpoints.sns,
     };
   }
 
   /** Closes every server and listener and clears every timer (world clock included). */
   async stop(): Promise<void> {
-    await Promise.allSettled([this.alb.stop(), this.ec2.stop(), this.elbv2.stop(), this.sns.stop()]);
+    await Promise.allSettled([this.alb.stop(), this.ec2.stop(), this.elbv2.stop(), this.elb.stop(), this.sns.stop()]);
     this.targetGroups.dispose();
     await this.world.dispose();
     this.endpoints = undefined;
@@ -84,8 +93,10 @@ export async function startLocalAws(opts: LocalAwsOptions = {}): Promise<LocalAw
 export { AlbDataPlane, clientProbe } from './alb-data-plane.js';
 export type { AlbDataPlaneOptions, AlbListener, ClientProbe, ClientProbeOptions, ClientProbeStats, ClientSample, ListenerStats, TargetAddressResolver } from './alb-data-plane.js';
 export { Ec2Endpoint, EC2_API_VERSION } from './ec2.js';
-export { Elbv2Endpoint, TargetGroupRegistry, TARGET_HEALTH_REASONS, ELBV2_API_VERSION, parseMatcher } from './elbv2.js';
-export type { HealthCheckSettings, TargetGroup, TargetGroupSpec, TargetHealthView, TargetRecord } from './elbv2.js';
+export { Elbv2Endpoint, TargetGroupRegistry, TARGET_HEALTH_REASONS, ELBV2_API_VERSION, parseMatcher, cidrContains } from './elbv2.js';
+export type { BalancerKind, HealthCheckSettings, TargetGroup, TargetGroupSpec, TargetHealthView, TargetRecord } from './elbv2.js';
+export { ClassicElbEndpoint, ClassicLoadBalancers, CLASSIC_DEFAULT_HEALTH_CHECK, CLASSIC_DESCRIPTIONS, ELB_API_VERSION, parseClassicTarget } from './classic-elb.js';
+export type { ClassicHealthCheck, ClassicLoadBalancerSpec, InstanceHealthView } from './classic-elb.js';
 export { SnsEndpoint, SNS_API_VERSION } from './sns.js';
 export type { PublishedMessage, SnsMessageAttribute } from './sns.js';
 export { AwsApiError } from './query-protocol.js';

@@ -36,6 +36,18 @@ export interface SimAgent {
   /** Start the Vault service (it comes up sealed). */
   startVault(): Promise<void>;
   stopVault(signal: VaultStopSignal): Promise<void>;
+  /** What the failover drill's VaultControl actions do on the node (seal, iptables rules), when the node models them. */
+  readonly drill?: SimDrillFaults;
+}
+
+/** The node-side effects of the drill's fault actions (serverless/ssm-documents.yml, VaultControl). */
+export interface SimDrillFaults {
+  /** sys/seal: Vault refuses on a standby ("cannot seal when in standby mode"); `down` when Vault does not run. */
+  seal(): Promise<'sealed' | 'standby' | 'down'>;
+  /** The API port refused to everyone but the node itself. */
+  partitionClients(on: boolean): Promise<void>;
+  /** The node's storage (DynamoDB) or Raft peers unreachable. */
+  partitionStorage(on: boolean): void;
 }
 
 /** What a document executor receives for one invocation on one instance. */

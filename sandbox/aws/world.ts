@@ -263,7 +263,7 @@ export type WorldEvent =
 
 /** A fault a test or scenario injects into the API: the next `times` calls of `action` fail with it. */
 export interface ApiFault {
-  service: 'ec2' | 'elbv2' | 'sns';
+  service: 'ec2' | 'elbv2' | 'elb' | 'sns';
   action: string;
   code: string;
   message: string;

@@ -45,6 +45,19 @@ export interface SimTlsConfig {
 }
 
 export type SimFlavor = 'vault' | 'openbao';
+
+/**
+ * A raw answer that replaces Vault's (a fault switch: garbage, oversized or
+ * self-contradicting answers). `repeat` streams `chunk` until `totalBytes`
+ * were written or the client hung up; `socketBytes` writes bytes that are not
+ * HTTP at all and closes the connection.
+ */
+export type SimRawReply =
+  | { status: number; headers?: Record<string, string>; body?: Buffer | string; repeat?: { chunk: Buffer; totalBytes: number } }
+  | { socketBytes: Buffer };
+
+/** Decides, per request, whether to answer with a raw reply instead of Vault's (undefined: Vault's own answer). */
+export type SimReplyOverride = (req: { method: string; path: string; headers: IncomingMessage['headers'] }) => SimRawReply | undefined;
 export type ClientPartitionMode = 'hang' | 'refuse';
 
 export interface SimNodeEvent {
@@ -179,6 +192,7 @@ export class SimulatedVaultNode {
   private forcedActive = false;
   private forcedSinceMs: number | undefined;
   private clientPartition: 'none' | ClientPartitionMode = 'none';
+  private replyOverride: SimReplyOverride | undefined;
   private storagePartition = false;
   private heartbeatFailing = false;
   private clockOffsetMs: number;
@@ -448,6 +462,15 @@ export class SimulatedVaultNode {
     }
   }
 
+  /**
+   * Fault switch: while set, a request the override answers gets that raw
+   * reply instead of Vault's (the node keeps running and holding its lock).
+   */
+  setReplyOverride(override: SimReplyOverride | undefined): void {
+    this.replyOverride = override;
+    this.emit('reply-override', override ? 'answers replaced' : 'healed');
+  }
+
   /** Every storage call (DynamoDB) / Raft message of this node fails while on. */
   partitionStorage(on: boolean): void {
     this.storagePartition = on;
@@ -602,6 +625,15 @@ export class SimulatedVaultNode {
     if (this.clientPartition === 'hang') {
       this.hung.add(res);
       res.on('close', () => this.hung.delete(res));
+      return;
+    }
+    const raw = this.replyOverride?.({ method: req.method ?? 'GET', path: new URL(req.url ?? '/', 'http://sim.invalid').pathname, headers: req.headers });
+    if (raw !== undefined) {
+      try {
+        writeRaw(res, raw);
+      } catch {
+        res.destroy(); // a status or header Node refuses to write: the client sees a reset
+      }
       return;
     }
     let reply: HttpReply;
@@ -895,6 +927,34 @@ function forwardHeaders(req: IncomingMessage, from: string): Record<string, stri
     if (typeof value === 'string') headers[name] = value;
   }
   return headers;
+}
+
+function writeRaw(res: ServerResponse, raw: SimRawReply): void {
+  if ('socketBytes' in raw) {
+    res.socket?.end(raw.socketBytes);
+    res.socket?.destroySoon();
+    return;
+  }
+  res.writeHead(raw.status, raw.headers ?? {});
+  if (raw.repeat === undefined) {
+    res.end(raw.body);
+    return;
+  }
+  const { chunk, totalBytes } = raw.repeat;
+  let sent = 0;
+  const pump = (): void => {
+    // Bounded by totalBytes; stops as soon as the client hangs up.
+    while (sent < totalBytes && !res.destroyed) {
+      const piece = totalBytes - sent >= chunk.length ? chunk : chunk.subarray(0, totalBytes - sent);
+      sent += piece.length;
+      if (!res.write(piece)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    if (!res.destroyed) res.end();
+  };
+  pump();
 }
 
 function errorReply(status: number, message: string | undefined): HttpReply {

@@ -85,6 +85,17 @@ export interface RunStateMachineOptions {
   signal?: AbortSignal;
   /** Called with the per-state history so far whenever it changes (a state entered, retried, exited or failed): live progress. */
   onHistory?: (history: readonly StateHistoryEntry[]) => void;
+  /**
+   * Runs the nested execution of an `arn:aws:states:::states:startExecution.sync[:2]` Task
+   * (the caller maps the state machine ARN to a local definition and its handlers).
+   */
+  startExecution?: (req: NestedExecutionRequest) => Promise<RunStateMachineResult>;
+}
+
+export interface NestedExecutionRequest {
+  stateMachineArn: string;
+  name: string;
+  input: unknown;
 }
 
 export interface StateHistoryEntry {
@@ -251,7 +262,14 @@ export type IntegrationKind = 'aws-sdk' | 'optimized';
  */
 const OPTIMIZED_INTEGRATIONS: Partial<Record<SdkServiceName, { errorPrefix: string; causeService: string }>> = {
   sns: { errorPrefix: 'SNS', causeService: 'AmazonSNS' },
+  // `states:startExecution(.sync)`: a refused StartExecution is `StepFunctions.<Code>Exception`
+  // (e.g. StepFunctions.ExecutionLimitExceededException); a child that FAILS is States.TaskFailed
+  // with the child's DescribeExecution as Cause (see runNested).
+  sfn: { errorPrefix: 'StepFunctions', causeService: 'AWSStepFunctions' },
 };
+
+/** `arn:aws:states:::states:startExecution.sync` / `.sync:2`: a nested execution the Task waits for. */
+const NESTED_EXECUTION = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
 
 /**
  * The AWS SDK for Java v2's class name for an error shape: words in
@@ -374,6 +392,7 @@ function isSdkService(s: string): s is SdkServiceName {
 
 /** `arn:aws:states:::aws-sdk:ec2:attachVolume` (AWS SDK integration) or `arn:aws:states:::sns:publish` (optimized integration). */
 export function integrationOf(resource: string): { service: string; kind: IntegrationKind; action: string } | undefined {
+  if (NESTED_EXECUTION.test(resource)) return { service: 'sfn', kind: 'optimized', action: 'startExecution' };
   const sdk = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
   if (sdk?.[1] && sdk[2]) return { service: sdk[1], kind: 'aws-sdk', action: sdk[2] };
   const optimized = /^arn:aws[a-z-]*:states:::([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
@@ -474,7 +493,42 @@ export async function runStateMachine(
     taskHandlers[name] = taskFor(name, resource);
   }
 
+  let nestedCount = 0;
+  /**
+   * A nested execution, as Step Functions' `.sync` integration reports it: the
+   * DescribeExecution of the child (PascalCase keys; `.sync:2` parses its Input
+   * and Output as JSON), or, when the child did not succeed, States.TaskFailed
+   * with that DescribeExecution as Cause.
+   */
+  const runNested = async (stateName: string, input: unknown, parseJson: boolean): Promise<unknown> => {
+    if (!opts.startExecution) throw new UnsupportedResourceError(stateName, 'arn:aws:states:::states:startExecution.sync (no startExecution handler given)');
+    const p = (input ?? {}) as { StateMachineArn?: unknown; Name?: unknown; Input?: unknown };
+    const stateMachineArn = String(p.StateMachineArn ?? '');
+    const name = typeof p.Name === 'string' && p.Name !== '' ? p.Name : `${executionName}-nested-${++nestedCount}`;
+    const childInput = typeof p.Input === 'string' ? (JSON.parse(p.Input) as unknown) : (p.Input ?? {});
+    const startDate = Date.now();
+    const r = await opts.startExecution({ stateMachineArn, name, input: childInput });
+    const status = r.aborted ? 'ABORTED' : r.status === 'FAILED' && r.error === 'States.Timeout' ? 'TIMED_OUT' : r.status;
+    const describe: Record<string, unknown> = {
+      ExecutionArn: r.executionArn,
+      StateMachineArn: stateMachineArn,
+      Name: r.executionName,
+      Status: status,
+      StartDate: startDate,
+      StopDate: Date.now(),
+      Input: parseJson ? childInput : JSON.stringify(childInput),
+      InputDetails: { Included: true },
+      ...(r.status === 'SUCCEEDED' ? { Output: parseJson ? (r.output ?? null) : JSON.stringify(r.output ?? null), OutputDetails: { Included: true } } : {}),
+      ...(r.error !== undefined ? { Error: r.error } : {}),
+      ...(r.cause !== undefined ? { Cause: r.cause } : {}),
+    };
+    if (status === 'SUCCEEDED') return describe;
+    throw new SdkIntegrationError('States.TaskFailed', 'sfn', 'startExecution', JSON.stringify(describe));
+  };
+
   function taskFor(stateName: string, resource: string): TaskFn {
+    const nested = NESTED_EXECUTION.exec(resource);
+    if (nested) return (input) => runNested(stateName, input, nested[1] === ':2');
     const lambdaArn = /^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(:.+)?$/.exec(resource);
     if (lambdaArn?.[1]) {
       const fnName = lambdaArn[1];

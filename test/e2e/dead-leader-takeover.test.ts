@@ -90,7 +90,8 @@ describe('dead-leader takeover end to end (simulated Vault, dynalite lock)', () 
     const published = harness.sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
     const msg = published.find((p) => p.Subject?.includes('dead-leader takeover'));
     assert.ok(msg, `no takeover notification among: ${published.map((p) => p.Subject).join(' | ')}`);
-    const body = JSON.parse(msg.Message!) as { deleted: { identity: string; expiresAtNs: string }; evidence: { holder: string; proof: string } };
+    // MessageStructure json: the machine-readable rendering is what SQS/Lambda/HTTP subscribers get.
+    const body = JSON.parse((JSON.parse(msg.Message!) as { sqs: string }).sqs) as { deleted: { identity: string; expiresAtNs: string }; evidence: { holder: string; proof: string } };
     assert.deepEqual({ ...body.deleted, value: undefined }, { identity: before.identity, expiresAtNs: before.expiresAtNs, value: undefined });
     assert.equal(body.evidence.holder, old);
     assert.equal(body.evidence.proof, 'api-refused');

@@ -1,54 +1,89 @@
 /**
- * failover-drill end to end in the sandbox: the REAL state machine definition
- * and task code in the local ASL interpreter against the local EC2/ELBv2/SSM
- * endpoints, dynalite, simulated Vault nodes taking the DynamoDB HA lock, and
- * the REAL controller re-routing the ALB (the drill only injects and watches).
- * The scenario's own checks read the world before the sandbox stops.
+ * failover-drill end to end in the sandbox, every scenario as an operator
+ * runs it: `npm start -- --scenario drill-<scenario> --fast` (a child process,
+ * its exit code, its last stdout line). Each run uses the REAL state machine
+ * definition and task code in the local ASL interpreter against the local
+ * EC2/ELBv2/SSM endpoints, dynalite, simulated Vault nodes taking the
+ * DynamoDB HA lock, the REAL controller re-routing the ALB, client requests
+ * through the sandbox's listener, and — for terminate-active — the REAL
+ * replace-node definition as the nested restore. The scenario's own checks
+ * (sandbox/scenarios.ts drillScenario) read the world before the sandbox stops.
+ *
+ * Compressed timings (×8, the sandbox's cap for state-machine scenarios) keep
+ * each run to a few seconds.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, test } from '@jest/globals';
 import { DRILL_PHASES } from '../../functions/core/drill.js';
-import { runScenario, type ScenarioRun } from '../../sandbox/scenarios.js';
 
 const PHASE_ORDER: readonly string[] = DRILL_PHASES.map(([, name]) => name);
 
-function failedChecks(run: ScenarioRun): string {
-  return JSON.stringify(
-    run.result.checks.filter((c) => !c.passed),
-    null,
-    1,
-  );
+interface Run {
+  code: number | null;
+  stdout: string;
 }
 
-function assertDrillFigures(run: ScenarioRun): void {
-  const r = run.result;
-  assert.equal(r.executionStatus, 'SUCCEEDED');
-  assert.equal(r.result, 'passed');
-  assert.ok(typeof r.rtoSeconds === 'number' && r.rtoSeconds > 0, `rtoSeconds ${r.rtoSeconds}`);
-  assert.ok(r.maxRtoSeconds !== undefined && r.rtoSeconds <= r.maxRtoSeconds);
-  assert.ok(r.oldActive && r.newActive && r.oldActive !== r.newActive);
-  assert.equal(r.maxRegisteredActives, 1, 'never two registered targets claiming active');
-  const names = (r.phases ?? []).map((p) => p.name);
-  assert.deepEqual(names, ['validate', 'acquire-lease', 'pre-check', 'inject-fault', 'observe-failover', 'post-check', 'release-lease']);
-  assert.deepEqual(
-    names.map((n) => PHASE_ORDER.indexOf(n)),
-    [...names.map((n) => PHASE_ORDER.indexOf(n))].sort((a, b) => a - b),
-  );
+function cli(scenario: string, timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('npx', ['tsx', 'sandbox/cli.ts', '--scenario', scenario, '--fast'], { timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout });
+    });
+  });
 }
 
-describe('failover-drill in the sandbox (fast)', () => {
-  test('drill-kill-active: the killed active is replaced by a routed new active, and the drill reports the RTO', async () => {
-    const run = await runScenario('drill-kill-active', { fast: true });
-    assert.equal(run.result.passed, true, failedChecks(run));
-    assertDrillFigures(run);
-    // The fault the drill injected shows in the world's own timeline (the simulated node died).
-    assert.ok(run.timeline.some((e) => e.kind === 'vault' && /killed/.test(e.detail)), 'the node was killed through SSM');
-  }, 60_000);
+interface ResultLine {
+  scenario: string;
+  passed: boolean;
+  speed: number;
+  executionStatus: string;
+  result: string;
+  rtoSeconds: number | null;
+  maxRtoSeconds: number;
+  routedRtoSeconds: number | null;
+  clientRtoSeconds: number | null;
+  realWorldRoutedRtoSeconds: number | null;
+  realWorldClientRtoSeconds: number | null;
+  failedRequests: number | null;
+  drillPassed: boolean | null;
+  restored: boolean | null;
+  oldActive: string | null;
+  newActive: string | null;
+  maxRegisteredActives: number;
+  phases: Array<{ name: string; durationMs: number }>;
+  checks?: Array<{ name: string; passed: boolean; detail: string }>;
+}
 
-  test('drill-step-down: the stepped-down active stays an unsealed standby while another node is routed', async () => {
-    const run = await runScenario('drill-step-down', { fast: true });
-    assert.equal(run.result.passed, true, failedChecks(run));
-    assertDrillFigures(run);
-    assert.ok(run.result.checks.some((c) => c.name === 'the stepped-down node is an unsealed standby' && c.passed));
-  }, 60_000);
+function lastLine(run: Run): ResultLine {
+  const line = run.stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(line) as ResultLine;
+}
+
+const SCENARIOS = ['kill-active', 'step-down', 'stop-active-instance', 'terminate-active', 'partition-clients', 'partition-storage', 'seal-active'] as const;
+
+describe('failover-drill in the sandbox, every scenario through npm start (fast)', () => {
+  for (const scenario of SCENARIOS) {
+    test(`drill-${scenario}: passes, reports both RTOs within maxRtoSeconds, restores the node`, async () => {
+      const run = await cli(`drill-${scenario}`, 120_000);
+      const r = lastLine(run);
+      const failed = run.stdout.split('\n').filter((l) => l.startsWith('FAIL')).join('\n');
+      assert.equal(run.code, 0, failed || run.stdout.slice(-3000));
+      assert.equal(r.scenario, `drill-${scenario}`);
+      assert.equal(r.passed, true, failed);
+      assert.deepEqual([r.executionStatus, r.result, r.drillPassed, r.restored], ['SUCCEEDED', 'passed', true, true]);
+      assert.ok(typeof r.routedRtoSeconds === 'number' && r.routedRtoSeconds > 0, `routed ${r.routedRtoSeconds}`);
+      assert.ok(typeof r.clientRtoSeconds === 'number' && r.clientRtoSeconds >= 0 && r.clientRtoSeconds <= r.maxRtoSeconds, `client ${r.clientRtoSeconds}`);
+      assert.equal(r.rtoSeconds, r.clientRtoSeconds, 'the judged RTO is the client-visible one');
+      assert.equal(r.realWorldRoutedRtoSeconds, Math.round(r.routedRtoSeconds * r.speed * 1000) / 1000);
+      assert.ok(typeof r.failedRequests === 'number');
+      assert.ok(r.oldActive && r.newActive && r.oldActive !== r.newActive);
+      assert.equal(r.maxRegisteredActives, 1, 'never two registered targets claiming active');
+      const names = r.phases.map((p) => p.name);
+      assert.deepEqual(names, ['validate', 'acquire-lease', 'pre-check', 'inject-fault', 'observe-failover', 'restore', 'post-check', 'release-lease']);
+      assert.deepEqual(
+        names.map((n) => PHASE_ORDER.indexOf(n)),
+        [...names.map((n) => PHASE_ORDER.indexOf(n))].sort((a, b) => a - b),
+      );
+    }, 150_000);
+  }
 });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
-import { buildAll, esbuildOptions, sdkSchemaLiteralKeys, type BuiltFunction } from '../../scripts/build.mjs';
+import { buildAll, esbuildOptions, initialFiles, sdkSchemaLiteralKeys, type BuiltFunction } from '../../scripts/build.mjs';
 import { unzip } from '../../bench/footprint.js';
 
 const run = promisify(execFile);
@@ -58,6 +58,19 @@ describe('function bundles', () => {
     for (const name of ['replaceNodeTasks', 'failoverDrillTasks']) {
       const clients = inputsOf(name).filter((p) => /node_modules\/@aws-sdk\/client-(sns|sfn)\//.test(p));
       assert.deepEqual(clients, [], `${name} bundles ${clients[0] ?? ''}`);
+    }
+  });
+
+  it('loads the Classic ELB client only through import(): a target-group deployment never loads it', () => {
+    const classic = /node_modules\/@aws-sdk\/client-elastic-load-balancing\//;
+    for (const b of built) {
+      const meta = metas.get(b.name)!;
+      const entry = Object.keys(meta.outputs).find((k) => k.endsWith(`${b.name}.out/${b.handlerFile}`));
+      assert.ok(entry, `no output for ${b.handlerFile}`);
+      const initial = initialFiles(meta, entry);
+      const withClassic = Object.entries(meta.outputs).filter(([, o]) => Object.keys(o.inputs).some((p) => classic.test(p))).map(([k]) => k);
+      assert.ok(withClassic.length > 0, `${b.name} does not bundle the Classic ELB client at all`);
+      assert.deepEqual(withClassic.filter((k) => initial.has(k)), [], `${b.name} loads the Classic ELB client at init`);
     }
   });
 

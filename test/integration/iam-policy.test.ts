@@ -42,6 +42,11 @@
  *   fine-grained access control" (dynamodb:LeadingKeys).
  * - [ELB-SAR] Service Authorization Reference, "... for Elastic Load Balancing
  *   V2": Register/DeregisterTargets on the target group; Describe* on "*".
+ * - [ELB-SAR-CLASSIC] Service Authorization Reference, "Actions, resources, and
+ *   condition keys for Elastic Load Balancing" (the Classic API):
+ *   Register/DeregisterInstances on the `loadbalancer` resource
+ *   (arn:...:elasticloadbalancing:<region>:<account>:loadbalancer/<name>);
+ *   Describe* on "*".
  * - [SNS-SSE] SNS Developer Guide, "Encryption at rest" / "Key management": a
  *   publisher to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt
  *   on its key, called by SNS on its behalf (kms:ViaService sns.<region>); AWS
@@ -57,6 +62,14 @@
  *   lambda:InvokeFunction on the function.
  * - [SFN-START] Step Functions Developer Guide, "IAM policies": StartExecution
  *   on the state machine.
+ * - [SFN-SYNC] Step Functions Developer Guide, "IAM policies for integrated
+ *   services" > Step Functions, synchronous (`states:startExecution.sync`):
+ *   StartExecution on the state machine, DescribeExecution and StopExecution on
+ *   its executions, events:PutTargets / PutRule / DescribeRule on the managed
+ *   rule StepFunctionsGetEventsForStepFunctionsExecutionRule.
+ * - [CW-ALARMS] Service Authorization Reference, "Actions, resources, and
+ *   condition keys for Amazon CloudWatch": DescribeAlarms reads alarm states
+ *   (granted on "*", which holds whether or not it takes alarm ARNs).
  */
 import { beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
@@ -87,9 +100,11 @@ import {
 
 /** IAM service prefix of each AWS SDK v3 client package the code uses. */
 const SDK_CLIENT_PREFIX: Record<string, string> = {
+  '@aws-sdk/client-cloudwatch': 'cloudwatch',
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-elastic-load-balancing-v2': 'elasticloadbalancing',
+  '@aws-sdk/client-elastic-load-balancing': 'elasticloadbalancing',
   '@aws-sdk/client-sfn': 'states',
   '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-ssm': 'ssm',
@@ -243,6 +258,8 @@ interface World {
   lockTableArn: string;
   /** A target group under the default `targetGroupArns` pattern. */
   targetGroupArn: string;
+  /** The Classic Load Balancer of the default `classicLoadBalancerArns`. */
+  classicLoadBalancerArn: string;
   nodeRoleArn: string;
   launchTemplate: LaunchTemplateFixture;
 }
@@ -389,6 +406,11 @@ const CALLS: Record<string, CallRule> = {
     doc: 'EC2-SAR',
     scenarios: () => [{ name: 'keep the slot interface on termination', auths: [{ action: 'ec2:ModifyNetworkInterfaceAttribute', resource: slotEni, context: TAGGED }] }],
   },
+  'ec2:StartInstances': {
+    doc: 'EC2-SAR',
+    // The failover drill's restore of the instance it stopped.
+    scenarios: () => [{ name: 'drilled instance', auths: [{ action: 'ec2:StartInstances', resource: oldInstance, context: TAGGED }] }],
+  },
   'ec2:StopInstances': {
     doc: 'EC2-SAR',
     scenarios: () => [{ name: 'old instance', auths: [{ action: 'ec2:StopInstances', resource: oldInstance, context: TAGGED }] }],
@@ -485,14 +507,46 @@ const CALLS: Record<string, CallRule> = {
   // --- SNS [SNS-SSE]
   'sns:Publish': { doc: 'SNS-SSE', scenarios: (w) => [{ name: 'notification to the stack topic', auths: snsPublishAuths(w) }] },
 
-  // --- Step Functions [SFN-START]
+  // --- Step Functions [SFN-START][SFN-SYNC]
   'states:StartExecution': {
     doc: 'SFN-START',
-    scenarios: (w) => [{ name: 'auto-replace', auths: [{ action: 'states:StartExecution', resource: w.env.VAULT_HA_REPLACE_NODE_ARN! }] }],
+    scenarios: (w, site) => [{ name: site.where.includes('.') ? 'nested replace-node (failover-drill restore)' : 'auto-replace', auths: [{ action: 'states:StartExecution', resource: w.env.VAULT_HA_REPLACE_NODE_ARN! }] }],
   },
+  ...Object.fromEntries(
+    ['DescribeExecution', 'StopExecution'].map((op) => [
+      `states:${op}`,
+      {
+        doc: 'SFN-SYNC',
+        scenarios: (w: World) => [{ name: 'the nested replace-node execution', auths: [{ action: `states:${op}`, resource: `${w.env.VAULT_HA_REPLACE_NODE_ARN!.replace(':stateMachine:', ':execution:')}:drill-1-restore` }] }],
+      } satisfies CallRule,
+    ]),
+  ),
+  ...Object.fromEntries(
+    ['PutTargets', 'PutRule', 'DescribeRule'].map((op) => [
+      `events:${op}`,
+      {
+        doc: 'SFN-SYNC',
+        scenarios: () => [{ name: 'the managed rule of .sync executions', auths: [{ action: `events:${op}`, resource: `arn:${P}:events:${R}:${A}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule` }] }],
+      } satisfies CallRule,
+    ]),
+  ),
+
+  // --- CloudWatch [CW-ALARMS]: the failover drill's stop conditions
+  'cloudwatch:DescribeAlarms': ANY('cloudwatch:DescribeAlarms', 'CW-ALARMS'),
 
   // --- Elastic Load Balancing [ELB-SAR]
   'elasticloadbalancing:DescribeTargetHealth': ANY('elasticloadbalancing:DescribeTargetHealth', 'ELB-SAR'),
+  // The target type (instance or ip) of the configured target group.
+  'elasticloadbalancing:DescribeTargetGroups': ANY('elasticloadbalancing:DescribeTargetGroups', 'ELB-SAR'),
+  'elasticloadbalancing:DescribeInstanceHealth': ANY('elasticloadbalancing:DescribeInstanceHealth', 'ELB-SAR-CLASSIC'),
+  'elasticloadbalancing:RegisterInstancesWithLoadBalancer': {
+    doc: 'ELB-SAR-CLASSIC',
+    scenarios: (w) => [{ name: 'cluster Classic Load Balancer', auths: [{ action: 'elasticloadbalancing:RegisterInstancesWithLoadBalancer', resource: w.classicLoadBalancerArn }] }],
+  },
+  'elasticloadbalancing:DeregisterInstancesFromLoadBalancer': {
+    doc: 'ELB-SAR-CLASSIC',
+    scenarios: (w) => [{ name: 'cluster Classic Load Balancer', auths: [{ action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer', resource: w.classicLoadBalancerArn }] }],
+  },
   'elasticloadbalancing:RegisterTargets': {
     doc: 'ELB-SAR',
     scenarios: (w) => [{ name: 'cluster target group', auths: [{ action: 'elasticloadbalancing:RegisterTargets', resource: w.targetGroupArn }] }],
@@ -518,6 +572,7 @@ beforeAll(async () => {
     controlTableArn: resolver.getAtt('ControlTable', 'Arn'),
     lockTableArn: `arn:${P}:dynamodb:${R}:${A}:table/vault-dynamodb-backend`,
     targetGroupArn: `arn:${P}:elasticloadbalancing:${R}:${A}:targetgroup/vault/0123456789abcdef`,
+    classicLoadBalancerArn: `arn:${P}:elasticloadbalancing:${R}:${A}:loadbalancer/vault`,
     nodeRoleArn: `arn:${P}:iam::${A}:role/vault-node`,
     launchTemplate: {
       id: 'lt-0123456789abcdef0',
@@ -625,6 +680,10 @@ function taskCalls(smId: string, task: { path: string; Resource: string }): Call
   }
   const optimized = /^arn:[^:]+:states:::sns:publish$/.exec(task.Resource);
   if (optimized) return [{ action: 'sns:Publish', where }];
+  // A nested execution the Task waits for [SFN-SYNC].
+  if (/^arn:[^:]+:states:::states:startExecution\.sync(:2)?$/.test(task.Resource)) {
+    return ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution', 'events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({ action, where }));
+  }
   throw new Error(`${where}: Task resource ${task.Resource} is not modelled`);
 }
 
@@ -756,6 +815,14 @@ describe('IAM: what must stay denied', () => {
   it('runs only the project\'s documents, only on cluster nodes [SSM-RC]', () => {
     denied(lambdaRole(), { action: 'ssm:SendCommand', resource: `arn:${P}:ssm:${R}::document/AWS-RunShellScript` });
     denied(lambdaRole(), { action: 'ssm:SendCommand', resource: ec2Arn('instance', 'i-0other00000000000'), context: { 'ssm:resourceTag/team': 'other' } });
+  });
+
+  it('routes only the configured balancers: no other Classic Load Balancer, no ALB by the Classic API [ELB-SAR][ELB-SAR-CLASSIC]', () => {
+    for (const action of ['elasticloadbalancing:RegisterInstancesWithLoadBalancer', 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer']) {
+      denied(lambdaRole(), { action, resource: `arn:${P}:elasticloadbalancing:${R}:${A}:loadbalancer/payments` });
+      denied(lambdaRole(), { action, resource: `arn:${P}:elasticloadbalancing:${R}:${A}:loadbalancer/app/vault/0123456789abcdef` });
+    }
+    denied(lambdaRole(), { action: 'elasticloadbalancing:RegisterTargets', resource: `arn:${P}:elasticloadbalancing:${R}:${A}:targetgroup/payments/0123456789abcdef` });
   });
 
   it('deletes from the Vault table only the lock partition [DDB-FGAC]', () => {

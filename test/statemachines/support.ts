@@ -12,6 +12,7 @@ export const MUTATING = [
   'RunInstances',
   'TerminateInstances',
   'StopInstances',
+  'StartInstances',
   'AttachVolume',
   'DetachVolume',
   'DetachNetworkInterface',

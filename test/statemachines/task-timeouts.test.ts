@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, type Tags } from 'yaml';
 import { allStates, loadDefinition, type AslDefinition } from '../../sandbox/stepfunctions/runner.js';
 import { totalWaitSeconds, waitBudgets } from '../../functions/core/replacement.js';
-import { observeBudget, postCheckBudget } from '../../functions/core/drill.js';
+import { observeBudget, postCheckBudget, restoreBudget } from '../../functions/core/drill.js';
 import type { ClusterConfig } from '../../functions/config/schema.js';
 
 /** Lambda's init phase limit (seconds): an invocation can last this much longer than the function timeout. */
@@ -111,10 +111,14 @@ describe('task timeouts against function timeouts (serverless.yml)', () => {
     assert.ok(def.TimeoutSeconds! <= 24 * 3600, 'a day at most');
   });
 
-  it('failoverDrill bounds the whole execution above its observation and post-check bounds (maxRtoSeconds 3600)', () => {
+  it('failoverDrill bounds the whole execution above its observation, restore and post-check bounds (maxRtoSeconds 3600)', () => {
     const def = machines.find((m) => m.file.endsWith('failover-drill.asl.yml'))!.def as AslDefinition & { TimeoutSeconds?: number };
     const post = postCheckBudget();
-    const waits = observeBudget(3600).boundSeconds + post.intervalSeconds * post.maxAttempts;
+    const restore = restoreBudget({ replacement: { standbyTimeoutSeconds: 3600 } as NonNullable<ClusterConfig['replacement']> });
+    // terminate-active's restore also waits for the nested replace-node (its Task's own TimeoutSeconds).
+    const nested = (def.States as Record<string, { TimeoutSeconds?: number }>).RestoreReplaceNode?.TimeoutSeconds;
+    assert.equal(typeof nested, 'number');
+    const waits = observeBudget(3600).boundSeconds + nested! + restore.intervalSeconds * restore.maxAttempts + post.intervalSeconds * post.maxAttempts;
     assert.equal(typeof def.TimeoutSeconds, 'number');
     assert.ok(def.TimeoutSeconds! > waits, `TimeoutSeconds ${def.TimeoutSeconds} <= bounded waits ${waits} s`);
     assert.ok(def.TimeoutSeconds! <= 24 * 3600, 'a day at most');

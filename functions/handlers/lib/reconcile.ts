@@ -6,6 +6,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -26,14 +27,16 @@ import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/hist
 import { describeStatusChecks, discoverMembers } from '../../adapters/ec2-fleet.js';
 import { startExecutionOnce } from '../../adapters/step-functions.js';
 import { decideAutoReplace } from '../../core/auto-replace.js';
-import { applyPlan, describeTargets, PartialApplyError } from '../../adapters/target-group.js';
+import { PartialApplyError } from '../../adapters/plan-apply.js';
+import { loadBalancerPort } from '../../adapters/load-balancer.js';
 import { breakLock, readClusterLock } from '../../adapters/lock-reader.js';
 import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
-import { notify } from '../../adapters/notifier.js';
+import { notificationContextFromEnv, notify, takeoverNotification, verdictChangeNotification } from '../../adapters/notifier.js';
 import { formatMetrics } from '../../adapters/metrics.js';
 import { probeMembers, probeOptionsOf } from '../../adapters/vault-probe.js';
 import { REAL_LOCK_TIMINGS, type LockTimings } from '../../core/ha-lock.js';
 import { decideTakeover } from '../../core/takeover.js';
+import { quoted } from '../../core/text.js';
 import type { Logger } from './logger.js';
 // vault-ha pause (maintenance mode): see "--- maintenance pause ---" below.
 import { readPause } from '../../adapters/pause.js';
@@ -42,6 +45,8 @@ import { activePause, pausedOutcome, pauseSentence } from '../../core/pause.js';
 export interface ControllerDeps {
   ec2: EC2Client;
   elbv2: ElasticLoadBalancingV2Client;
+  /** loadBalancer.type "classic" only (default: the per-container client, loaded on first use). */
+  classicElb?: ElasticLoadBalancingClient;
   ddb: DynamoDBClient;
   sns: SNSClient;
   probe: (members: Member[], cluster: ClusterConfig) => Promise<Map<string, ProbeResult>>;
@@ -115,9 +120,11 @@ export async function reconcileTick(
   const started = deps.now();
 
   // --- snapshot: read the world once (members, targets, probes, lock, and the pause) ---
+  const lb = loadBalancerPort(cluster, deps);
+  const membersRead = discoverMembers(deps.ec2, cluster);
   const [members, targets, storedPause] = await Promise.all([
-    discoverMembers(deps.ec2, cluster),
-    describeTargets(deps.elbv2, cluster.loadBalancer.targetGroupArn),
+    membersRead,
+    lb.describe(membersRead), // members map `ip` targets back to instances
     readPause(deps.ddb, config.controlTable, cluster.name),
   ]);
   const [probes, lockRead] = await Promise.all([deps.probe(members, cluster), readClusterLock(deps.ddb, cluster.haLock)]);
@@ -161,12 +168,10 @@ export async function reconcileTick(
   let mutations: ClusterReport['mutations'];
   if (!policy.dryRun && !plan.frozen && (register.length > 0 || deregister.length > 0)) {
     try {
-      const done = await applyPlan(deps.elbv2, cluster.loadBalancer.targetGroupArn, cluster.loadBalancer.targetPort ?? cluster.vault.port, {
-        register,
-        deregister,
-        order: plan.order,
-        registerEvenIfDeregisterFails: plan.registerEvenIfDeregisterFails,
-      });
+      const done = await lb.apply(
+        { register, deregister, order: plan.order, registerEvenIfDeregisterFails: plan.registerEvenIfDeregisterFails },
+        members,
+      );
       mutations = done;
     } catch (err) {
       if (!(err instanceof PartialApplyError)) throw err;
@@ -194,7 +199,7 @@ export async function reconcileTick(
       applied = applied || result === 'deleted';
       outcome +=
         result === 'deleted'
-          ? `; broke the zombie lock (Identity ${verdict.fencing.identity}) so a standby can take over`
+          ? `; broke the zombie lock (Identity ${quoted(verdict.fencing.identity)}) so a standby can take over`
           : '; lock changed since it was observed, nothing broken';
     } else {
       fencing = {
@@ -286,11 +291,22 @@ export async function reconcileTick(
     );
   }
   if (state.lastNotifiedVerdict !== verdict.kind && (state.lastNotifiedVerdict !== undefined || verdict.kind !== 'healthy')) {
-    const sent = await notify(deps.sns, deps.topicArn, {
-      cluster: cluster.name,
-      subject: `Vault ${cluster.name}: ${verdict.kind}`,
-      body: { cluster: cluster.name, from: state.lastNotifiedVerdict ?? null, to: verdict.kind, reasons: verdict.reasons, outcome },
-    });
+    const sent = await notify(
+      deps.sns,
+      deps.topicArn,
+      verdictChangeNotification(
+        {
+          cluster: cluster.name,
+          from: state.lastNotifiedVerdict ?? null,
+          to: verdict.kind,
+          reasons: verdict.reasons,
+          outcome,
+          loadBalancer: cluster.loadBalancer,
+          atMs: nowMs,
+        },
+        notificationContextFromEnv(),
+      ),
+    );
     if (sent || deps.topicArn === undefined) next.lastNotifiedVerdict = verdict.kind;
   }
 
@@ -309,7 +325,7 @@ export async function reconcileTick(
     dryRun: policy.dryRun,
     held: plan.held.map((h) => ({ instanceId: h.instanceId, reason: h.reason })),
     alarms: plan.alarms,
-    lock: { state: lock.state, ...(lock.identity ? { identity: lock.identity } : {}), ...(lock.remainingMs !== undefined ? { remainingMs: lock.remainingMs } : {}) },
+    lock: { state: lock.state, ...(lock.identity ? { identity: quoted(lock.identity) } : {}), ...(lock.remainingMs !== undefined ? { remainingMs: lock.remainingMs } : {}) },
     ...(fencing ? { fencing } : {}),
     ...(takeover ? { takeover: takeover.report } : {}),
     ...(autoReplace ? { autoReplace } : {}),
@@ -389,7 +405,7 @@ async function runTakeover(
     deps.logger.log('info', decision.reason, { cluster: cluster.name, takeover: { result: 'dry-run', evidence: ev } });
     return {
       report: { result: 'dry-run', reason: decision.reason, evidence: ev },
-      outcomeSuffix: `; dry run: would delete the lock item of dead ${ev.holder} (Identity ${ev.identity}) for ${ev.standbys.join(', ')} to take`,
+      outcomeSuffix: `; dry run: would delete the lock item of dead ${ev.holder} (Identity ${quoted(ev.identity)}) for ${ev.standbys.join(', ')} to take`,
     };
   }
 
@@ -407,23 +423,18 @@ async function runTakeover(
     return { report: { result: 'changed', reason, evidence: ev }, outcomeSuffix: '; dead-leader takeover: the lock changed since it was observed, nothing deleted' };
   }
 
-  const what = `deleted the lock item of dead ${ev.holder} (Identity ${ev.identity}, Expires ${ev.expiresAtNs}) from ${haLock.table}`;
+  const what = `deleted the lock item of dead ${ev.holder} (Identity ${quoted(ev.identity)}, Expires ${quoted(ev.expiresAtNs)}) from ${haLock.table}`;
   const evidenceLine = `${ev.proofDetail}; last renewal ${ev.msSinceLastRenewal} ms ago (> ${ev.renewalDeadlineMs} ms); ${ev.standbys.join(', ')} can take over; ${ev.lockRemainingMs} ms before the TTL`;
   deps.logger.log('warn', `dead-leader takeover: ${what}`, { cluster: cluster.name, evidence: ev, reason: decision.reason });
   try {
-    await notify(deps.sns, deps.topicArn, {
-      cluster: cluster.name,
-      subject: `Vault ${cluster.name}: dead-leader takeover, lock of ${ev.holder} deleted`,
-      body: {
-        cluster: cluster.name,
-        action: 'dead-leader-takeover',
-        result: 'deleted',
-        table: haLock.table,
-        deleted: { identity: ev.identity, value: ev.value, expiresAtNs: ev.expiresAtNs },
-        evidence: ev,
-        summary: `${what}: ${evidenceLine}`,
-      },
-    });
+    await notify(
+      deps.sns,
+      deps.topicArn,
+      takeoverNotification(
+        { cluster: cluster.name, table: haLock.table, evidence: ev, summary: `${what}: ${evidenceLine}`, loadBalancer: cluster.loadBalancer, atMs: seen.nowMs },
+        notificationContextFromEnv(),
+      ),
+    );
   } catch (err) {
     // The delete happened; a lost notification must not hide it from the report.
     deps.logger.log('warn', 'dead-leader takeover notification failed', { cluster: cluster.name, error: String(err) });

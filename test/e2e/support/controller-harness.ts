@@ -1,8 +1,13 @@
 /**
  * End-to-end harness for the controller: the real middy handler, simulated
  * Vault nodes over real HTTP taking the real DynamoDB HA lock in dynalite,
- * EC2/ELBv2/SNS mocked with aws-sdk-client-mock (a small stateful target
- * group whose health check is the ALB's: matcher 200 on /v1/sys/health).
+ * EC2/ELBv2/ELB/SNS mocked with aws-sdk-client-mock (a small stateful load
+ * balancer whose health check is the ALB's: matcher 200 on /v1/sys/health).
+ *
+ * `balancer`: `instance` (a target group of instances, default), `ip` (a
+ * target group of `ip` targets: the instances' private IPs) or `classic` (a
+ * Classic Load Balancer: InService / OutOfService). `haLock: 'none'`: the
+ * nodes keep their DynamoDB lock but the controller is configured not to read it.
  */
 import { mockClient } from 'aws-sdk-client-mock';
 import {
@@ -12,11 +17,20 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   DeregisterTargetsCommand,
+  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DeregisterInstancesFromLoadBalancerCommand,
+  DescribeInstanceHealthCommand,
+  ElasticLoadBalancingClient,
+  InvalidEndPointException,
+  RegisterInstancesWithLoadBalancerCommand,
+  type InstanceState,
+} from '@aws-sdk/client-elastic-load-balancing';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { loadClusterState, saveClusterState } from '../../../functions/adapters/control-table.js';
@@ -32,6 +46,7 @@ import { readLock } from '../../../functions/adapters/lock-reader.js';
 import type { LockItemRead } from '../../../functions/core/types.js';
 
 export const TG_ARN = 'arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/vault-e2e/0123456789abcdef';
+export const CLASSIC_LB_NAME = 'vault-e2e';
 export const LOCK_TABLE = 'vault-data';
 export const CONTROL_TABLE = 'vault-ha-control';
 export const REPLACE_NODE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:vault-ha-replace-node';
@@ -58,6 +73,10 @@ export interface HarnessOptions {
   deadLeaderTakeover?: boolean;
   /** Standby heartbeat of the simulated nodes (default: scaled with the lock timings). */
   heartbeat?: { intervalMs?: number; unhealthyAfterMs?: number };
+  /** The load balancer: target group of `instance` (default) or `ip` targets, or a `classic` one. */
+  balancer?: 'instance' | 'ip' | 'classic';
+  /** haLock.type the controller is configured with (the nodes always take the DynamoDB lock). */
+  haLock?: 'dynamodb' | 'none';
 }
 
 /** One sample per tick: what the target group held after the tick, and what each node said. */
@@ -71,6 +90,7 @@ export interface TickSample {
 export class ControllerHarness {
   readonly ec2 = mockClient(EC2Client);
   readonly elb = mockClient(ElasticLoadBalancingV2Client);
+  readonly classicElb = mockClient(ElasticLoadBalancingClient);
   readonly sns = mockClient(SNSClient);
   readonly sfn = mockClient(SFNClient);
   readonly registered = new Set<string>();
@@ -123,6 +143,7 @@ export class ControllerHarness {
     await this.ddb?.close();
     this.ec2.restore();
     this.elb.restore();
+    this.classicElb.restore();
     this.sns.restore();
     this.sfn.restore();
     delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
@@ -139,8 +160,11 @@ export class ControllerHarness {
           name: 'e2e',
           discovery: { tagKey: 'vault-cluster', tagValue: 'e2e' },
           vault: { scheme: 'http', port: 8200, address: { tag: 'vault-url' }, probeTimeoutMs: 300 },
-          loadBalancer: { targetGroupArn: TG_ARN, routing: o.routing ?? 'active-only' },
-          haLock: { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: o.skewToleranceMs ?? 250 },
+          loadBalancer:
+            o.balancer === 'classic'
+              ? { type: 'classic', loadBalancerName: CLASSIC_LB_NAME, routing: o.routing ?? 'active-only' }
+              : { targetGroupArn: TG_ARN, routing: o.routing ?? 'active-only' },
+          haLock: o.haLock === 'none' ? { type: 'none' } : { type: 'dynamodb', table: LOCK_TABLE, skewToleranceMs: o.skewToleranceMs ?? 250 },
           policy: {
             dryRun: o.dryRun ?? false,
             probeIntervalSeconds: 1,
@@ -230,28 +254,61 @@ export class ControllerHarness {
     return this.ddb.client;
   }
 
+  /** Register calls as the balancer received them: instance ids, or IPs for `ip` targets. */
   registerCalls(): string[][] {
+    if (this.opts.balancer === 'classic') return this.classicElb.commandCalls(RegisterInstancesWithLoadBalancerCommand).map((c) => (c.args[0].input.Instances ?? []).map((i) => i.InstanceId!));
     return this.elb.commandCalls(RegisterTargetsCommand).map((c) => (c.args[0].input.Targets ?? []).map((t) => t.Id!));
   }
 
   deregisterCalls(): string[][] {
+    if (this.opts.balancer === 'classic') return this.classicElb.commandCalls(DeregisterInstancesFromLoadBalancerCommand).map((c) => (c.args[0].input.Instances ?? []).map((i) => i.InstanceId!));
     return this.elb.commandCalls(DeregisterTargetsCommand).map((c) => (c.args[0].input.Targets ?? []).map((t) => t.Id!));
+  }
+
+  /** The private IP of a fleet instance (distinct per instance; the API address comes from the vault-url tag). */
+  ipOf(instanceId: string): string {
+    const i = this.fleet.findIndex((f) => f.instanceId === instanceId);
+    return this.opts.balancer === 'ip' ? `10.0.0.${10 + i}` : '127.0.0.1';
+  }
+
+  private instanceAt(targetId: string): string {
+    if (this.opts.balancer !== 'ip') return targetId;
+    return this.fleet.find((f) => this.ipOf(f.instanceId) === targetId)?.instanceId ?? targetId;
   }
 
   private installMocks(): void {
     this.ec2.on(DescribeInstancesCommand).callsFake(() => ({
       Reservations: [{ Instances: this.fleet.map((f) => this.toInstance(f)) }],
     }));
+    this.elb.on(DescribeTargetGroupsCommand).callsFake(() => ({
+      TargetGroups: [{ TargetGroupArn: TG_ARN, TargetType: this.opts.balancer === 'ip' ? 'ip' : 'instance', Port: 8200 }],
+    }));
     this.elb.on(DescribeTargetHealthCommand).callsFake(async () => ({
       TargetHealthDescriptions: await Promise.all([...this.registered].sort().map((id) => this.targetHealth(id))),
     }));
     this.elb.on(RegisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
-      for (const t of input.Targets ?? []) this.registered.add(t.Id!);
+      for (const t of input.Targets ?? []) this.registered.add(this.instanceAt(t.Id!));
       return {};
     });
     this.elb.on(DeregisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
-      for (const t of input.Targets ?? []) this.registered.delete(t.Id!);
+      for (const t of input.Targets ?? []) this.registered.delete(this.instanceAt(t.Id!));
       return {};
+    });
+    // The Classic Load Balancer: the same registrations and health, in its own API's words.
+    this.classicElb.on(DescribeInstanceHealthCommand).callsFake(async () => ({
+      InstanceStates: await Promise.all([...this.registered].sort().map((id) => this.instanceHealth(id))),
+    }));
+    this.classicElb.on(RegisterInstancesWithLoadBalancerCommand).callsFake((input: { Instances?: Array<{ InstanceId?: string }> }) => {
+      for (const i of input.Instances ?? []) this.registered.add(i.InstanceId!);
+      return { Instances: [...this.registered].sort().map((InstanceId) => ({ InstanceId })) };
+    });
+    this.classicElb.on(DeregisterInstancesFromLoadBalancerCommand).callsFake((input: { Instances?: Array<{ InstanceId?: string }> }) => {
+      const ids = (input.Instances ?? []).map((i) => i.InstanceId!);
+      // Classic refuses the whole call when one instance is not registered (boto/boto#2274).
+      const missing = ids.find((id) => !this.registered.has(id));
+      if (missing !== undefined) throw new InvalidEndPointException({ $metadata: { httpStatusCode: 400 }, message: `Could not find EC2 instance ${missing}.` });
+      for (const id of ids) this.registered.delete(id);
+      return { Instances: [...this.registered].sort().map((InstanceId) => ({ InstanceId })) };
     });
     this.sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
     this.sfn.on(StartExecutionCommand).resolves({ executionArn: `${REPLACE_NODE_ARN}:exec`, startDate: new Date() });
@@ -263,7 +320,7 @@ export class ControllerHarness {
     return {
       InstanceId: f.instanceId,
       State: { Name: f.state, Code: codes[f.state] },
-      PrivateIpAddress: '127.0.0.1',
+      PrivateIpAddress: this.ipOf(f.instanceId),
       Placement: { AvailabilityZone: 'us-east-1a' },
       Tags: [
         { Key: 'vault-cluster', Value: 'e2e' },
@@ -273,19 +330,30 @@ export class ControllerHarness {
     };
   }
 
-  /** The ALB's own view: matcher 200 on /v1/sys/health. */
+  /** The ALB's own view: matcher 200 on /v1/sys/health. An `ip` target is reported by its IP, and knows no instance state. */
   private async targetHealth(id: string): Promise<TargetHealthDescription> {
     const f = this.fleet.find((x) => x.instanceId === id);
-    if (!f || f.state !== 'running') {
-      return { Target: { Id: id, Port: 8200 }, TargetHealth: { State: 'unused', Reason: 'Target.InvalidState' } };
+    const targetId = this.opts.balancer === 'ip' ? this.ipOf(id) : id;
+    if (!f || (f.state !== 'running' && this.opts.balancer !== 'ip')) {
+      return { Target: { Id: targetId, Port: 8200 }, TargetHealth: { State: 'unused', Reason: 'Target.InvalidState' } };
     }
     const s = f.node.status();
-    const healthy = s.running && s.clientPartition === 'none' && s.isActive;
+    const healthy = f.state === 'running' && s.running && s.clientPartition === 'none' && s.isActive;
     return {
-      Target: { Id: id, Port: 8200 },
+      Target: { Id: targetId, Port: 8200 },
       TargetHealth: healthy
         ? { State: 'healthy' }
         : { State: 'unhealthy', Reason: s.running && s.clientPartition === 'none' ? 'Target.ResponseCodeMismatch' : 'Target.Timeout' },
     };
+  }
+
+  /** The Classic Load Balancer's view of the same check: InService iff it answers 200 on /v1/sys/health. */
+  private async instanceHealth(id: string): Promise<InstanceState> {
+    const f = this.fleet.find((x) => x.instanceId === id);
+    if (!f || f.state !== 'running') return { InstanceId: id, State: 'OutOfService', ReasonCode: 'Instance', Description: `Instance is in ${f?.state ?? 'terminated'} state.` };
+    const s = f.node.status();
+    return s.running && s.clientPartition === 'none' && s.isActive
+      ? { InstanceId: id, State: 'InService', ReasonCode: 'N/A', Description: 'N/A' }
+      : { InstanceId: id, State: 'OutOfService', ReasonCode: 'Instance', Description: 'Instance has failed at least the UnhealthyThreshold number of health checks consecutively.' };
   }
 }

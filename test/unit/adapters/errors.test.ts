@@ -7,12 +7,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2ServiceException, TargetGroupNotFoundException } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AccessPointNotFoundException } from '@aws-sdk/client-elastic-load-balancing';
 import {
   ADAPTER_ERROR_NAMES,
   AwsAccessDeniedError,
   AwsCallError,
   AwsTransientError,
   LeaseBusyError,
+  LoadBalancerNotFoundError,
   TableNotFoundError,
   TargetGroupNotFoundError,
   toAdapterError,
@@ -53,6 +55,13 @@ describe('toAdapterError', () => {
       code: 'TargetGroupNotFoundException',
     },
     { behaviour: 'query-protocol code TargetGroupNotFound is target group not found', err: elbError('TargetGroupNotFound', 400), expected: TargetGroupNotFoundError, code: 'TargetGroupNotFound' },
+    {
+      behaviour: 'Classic ELB AccessPointNotFoundException is load balancer not found',
+      err: new AccessPointNotFoundException({ $metadata: meta(400), message: "There is no ACTIVE Load Balancer named 'vault'" }),
+      expected: LoadBalancerNotFoundError,
+      code: 'AccessPointNotFoundException',
+    },
+    { behaviour: 'query-protocol code LoadBalancerNotFound is load balancer not found', err: elbError('LoadBalancerNotFound', 400), expected: LoadBalancerNotFoundError, code: 'LoadBalancerNotFound' },
     {
       behaviour: 'DynamoDB ResourceNotFoundException is table not found',
       err: new ResourceNotFoundException({ $metadata: meta(400), message: 'Requested resource not found' }),
@@ -100,6 +109,7 @@ describe('ADAPTER_ERROR_NAMES', () => {
       toAdapterError(ec2Error('Throttling', 400), 'r'),
       toAdapterError(ec2Error('UnauthorizedOperation', 403), 'r'),
       toAdapterError(elbError('TargetGroupNotFound', 400), 'r'),
+      toAdapterError(elbError('LoadBalancerNotFound', 400), 'r'),
       toAdapterError(new ResourceNotFoundException({ $metadata: meta(400), message: 'x' }), 'r'),
       toAdapterError(ec2Error('InvalidParameterValue', 400), 'r'),
       new LeaseBusyError(holder),

@@ -152,8 +152,8 @@ describe('state machine inputs (DESIGN §4.5)', () => {
     const neither = replaceNodeInputSchema.safeParse({ cluster: 'prod' });
     assert.equal(neither.success, false);
   });
-  it('failover-drill accepts exactly the four scenarios', () => {
-    for (const scenario of ['step-down', 'kill-active', 'stop-active-instance', 'terminate-active']) {
+  it('failover-drill accepts exactly its seven scenarios', () => {
+    for (const scenario of ['step-down', 'kill-active', 'stop-active-instance', 'terminate-active', 'partition-clients', 'partition-storage', 'seal-active']) {
       assert.equal(failoverDrillInputSchema.safeParse({ cluster: 'prod', scenario }).success, true);
     }
     assert.equal(failoverDrillInputSchema.safeParse({ cluster: 'prod', scenario: 'reboot' }).success, false);

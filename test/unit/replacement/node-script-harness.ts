@@ -19,7 +19,7 @@
  * after the rewrite is refused, so a test can never touch this machine's
  * /etc or disks (the tests may run as root).
  */
-import { mkdtemp, writeFile, chmod, rm, mkdir, readFile, symlink } from 'node:fs/promises';
+import { mkdtemp, writeFile, chmod, rm, mkdir, readFile, readdir, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,14 @@ export interface SimNode {
   sharesToUnseal?: number;
   /** The step-down token stored in the SecureString parameter. */
   stepDownToken?: string;
+  /** HTTP status Vault answers to sys/seal (default 204). */
+  sealCode?: number;
+  /** Firewall rules present before the script runs (`iptables -S` lines), IPv4 and IPv6. */
+  iptablesRules?: string[];
+  /** Tools the node lacks (their stubs are left out). */
+  missing?: Array<'iptables' | 'ip6tables' | 'systemd-run'>;
+  /** The node has no `vault` user (`id -u vault` fails). */
+  noVaultUser?: boolean;
 }
 
 export interface ScriptRun {
@@ -65,6 +73,13 @@ export interface ScriptRun {
   filesystems: Record<string, string>;
   /** Content of the scratch fstab after the run ('' when never written). */
   fstab: string;
+  /** `iptables -S` / `ip6tables -S` after the run (one rule a line). */
+  iptables: string[];
+  ip6tables: string[];
+  /** The command the systemd timer (systemd-run) would run later ('' when none was armed). */
+  timerCommand: string;
+  /** With `fireTimer`: the exit code of the timer's command, run after the script (the rules above are after it). */
+  timerExitCode?: number;
   scratch: string;
 }
 
@@ -151,8 +166,25 @@ esac`,
     n=$(grep -c key '${stdinLog}' 2>/dev/null || true)
     if [ "$n" -ge ${need} ]; then echo '{"sealed":false,"t":${need},"progress":0}'; else echo '{"sealed":true,"t":${need},"progress":0}'; fi ;;
   *sys/step-down*) cat >> '${stdinLog}'; printf 204 ;;
+  */v1/sys/seal) cat >> '${stdinLog}'; printf ${node.sealCode ?? 204} ;;
 esac`,
+    // `id -u vault`: the drill's storage partition matches the Vault process by its uid. Any other
+    // question (PrepareNode's `id vault` before chown) is answered "no such user", as on this machine.
+    id: node.noVaultUser ? 'exit 1' : 'if [ "$*" = "-u vault" ]; then echo 998; else exit 1; fi',
+    'systemd-run': `printf '%s' "$LAST" > '${join(dir, 'timer.cmd')}'`,
   };
+  // A firewall that keeps its rules in the scratch directory, as `-S` prints them.
+  for (const fw of ['iptables', 'ip6tables']) {
+    const rules = join(dir, `${fw}.rules`);
+    stubs[fw] = `touch '${rules}'
+case "$1" in
+  -S) cat '${rules}' ;;
+  -I) shift; printf '%s\n' "-A $*" >> '${rules}' ;;
+  -D) shift; want="-A $*"; grep -vxF -- "$want" '${rules}' > '${rules}.tmp' || true; mv '${rules}.tmp' '${rules}' ;;
+  *) exit 2 ;;
+esac`;
+  }
+  for (const m of node.missing ?? []) delete stubs[m];
   for (const [name, body] of Object.entries(stubs)) {
     await writeFile(join(bin, name), stub(log, body));
     await chmod(join(bin, name), 0o755);
@@ -176,6 +208,7 @@ async function writeWorld(dir: string, node: SimNode): Promise<void> {
     await writeFile(join(dir, rel), content);
   }
   if (node.envFile !== undefined) await writeFile(join(dir, 'vault.env'), node.envFile.split('@SCRATCH@').join(dir));
+  for (const fw of ['iptables', 'ip6tables']) await writeFile(join(dir, `${fw}.rules`), (node.iptablesRules ?? []).map((r) => `${r}\n`).join(''));
 }
 
 /** Runs one document's script on a fresh simulated node; the scratch directory is removed afterwards. */
@@ -184,37 +217,57 @@ export async function runNodeScript(
   declared: Record<string, { default?: string }>,
   parameters: Record<string, string | ((scratch: string) => string)>,
   node: SimNode,
+  opts: { fireTimer?: boolean } = {},
 ): Promise<ScriptRun> {
   const dir = await mkdtemp(join(tmpdir(), 'ssm-node-'));
+  // A tool the node lacks must not be found further down PATH either (this machine may have it):
+  // the system directories are then replaced by one holding links to everything else in them.
+  let systemPath = '/usr/bin:/bin';
+  if (node.missing?.length) {
+    const sys = join(dir, 'sysbin');
+    await mkdir(sys, { recursive: true });
+    for (const d of ['/usr/bin', '/bin']) {
+      for (const name of await readdir(d)) {
+        if (node.missing.includes(name as never) || existsSync(join(sys, name))) continue;
+        await symlink(join(d, name), join(sys, name));
+      }
+    }
+    systemPath = sys;
+  }
+  const bash = (script: string[]): Promise<{ exitCode: number; output: string }> =>
+    new Promise((resolve) => {
+      execFile('/bin/bash', script, { env: { PATH: `${join(dir, 'bin')}:${systemPath}`, LC_ALL: 'C' }, timeout: 20_000 }, (err, out, errOut) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ exitCode: code, output: `${out}${errOut}` });
+      });
+    });
   try {
     await writeStubs(dir, node);
     await writeWorld(dir, node);
     const params = Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, typeof v === 'function' ? v(dir) : v]));
     await writeFile(join(dir, 'script.sh'), instantiate(script, declared, params, dir));
-    const { exitCode, output } = await new Promise<{ exitCode: number; output: string }>((resolve) => {
-      execFile(
-        '/bin/bash',
-        [join(dir, 'script.sh')],
-        { env: { PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, LC_ALL: 'C' }, timeout: 20_000 },
-        (err, out, errOut) => {
-          const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-          resolve({ exitCode: code, output: `${out}${errOut}` });
-        },
-      );
-    });
+    const { exitCode, output } = await bash([join(dir, 'script.sh')]);
     const read = async (f: string): Promise<string> => (existsSync(join(dir, f)) ? readFile(join(dir, f), 'utf8') : '');
     const filesystems: Record<string, string> = {};
     for (const d of node.devices ?? []) {
       const fs = await read(join('fs', d.name));
       if (fs) filesystems[d.name] = fs;
     }
+    const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
+    const timerCommand = await read('timer.cmd');
+    // The dead man's switch: the armed timer's command, run as systemd would later (a fresh bash -c).
+    const timer = opts.fireTimer && timerCommand !== '' ? await bash(['-c', timerCommand]) : undefined;
     return {
       exitCode,
       output,
-      argv: (await read('argv.log')).split('\n').filter((l) => l !== ''),
+      argv: lines(await read('argv.log')),
       stdin: await read('stdin.log'),
       filesystems,
       fstab: await read('fstab'),
+      iptables: lines(await read('iptables.rules')),
+      ip6tables: lines(await read('ip6tables.rules')),
+      timerCommand,
+      ...(timer ? { timerExitCode: timer.exitCode } : {}),
       scratch: dir,
     };
   } finally {

@@ -51,7 +51,7 @@ const declaredOf = (logicalId: string): Record<string, ParameterSpec> => doc(log
 /** The parameter contract agreed with functions/adapters/ssm-run.ts (issue 14): exactly these, no more. */
 const CONTRACT = {
   [PREPARE]: ['VolumeId', 'MountPoint', 'UnsealMode', 'SharesParameterPrefix', 'VaultAddr', 'AllowFormat', 'executionTimeout'],
-  [CONTROL]: ['Action', 'TokenParameterName', 'executionTimeout'],
+  [CONTROL]: ['Action', 'TokenParameterName', 'ApiPort', 'ClusterPort', 'HaStorage', 'FaultDurationSeconds', 'executionTimeout'],
 } as const;
 
 describe('SSM documents (static)', () => {

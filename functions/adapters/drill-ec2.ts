@@ -1,0 +1,11 @@
+/**
+ * The one EC2 call only the drill's restore makes: StartInstances of the
+ * instance a `stop-active-instance` drill stopped. Idempotent (starting a
+ * running instance is a no-op; EC2 API reference, StartInstances).
+ */
+import { StartInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { awsCall } from './ec2-replacement.js';
+
+export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {
+  await awsCall(`StartInstances ${instanceId}`, () => ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] })));
+}
