@@ -6,6 +6,7 @@
  * clients have been fine for a while (bounded). Returns the run's metrics in
  * real-world milliseconds.
  */
+import { BEFORE_FAULT_MS, CHART_BUCKET_MS, bucketClientSamples, firstRegistrationChange, type ClientBuckets } from './charts/failover-chart.js';
 import http from 'node:http';
 import { policySchema, routingSchema } from '../functions/config/schema.js';
 import { Sandbox, RECOMMENDED_CLASSIC_HEALTH_CHECK, RECOMMENDED_TARGET_GROUP, type SandboxOptions, type SandboxSlot } from '../sandbox/environment.js';
@@ -160,6 +161,8 @@ export interface RunOutcome {
   seed: number;
   speed: number;
   metrics?: RunMetrics;
+  /** Client requests per 500 ms bucket, real-world ms from the fault (for the charts). */
+  client?: ClientBuckets;
   error?: string;
   /** Real-world ms from the start of warm-up to the fault, and of observation after it. */
   warmupMs?: number;
@@ -280,11 +283,16 @@ export async function runOnce(job: RunJob): Promise<RunOutcome> {
     for (let i = 0; i < 1_000 && inFlight > 0; i++) await sleep(Math.max(5, real(200)));
 
     const metrics = measure({ sb, old, oldId, faultAt, warmupStart, endAt, requests, samples, world });
+    const client = bucketClientSamples(
+      requests.filter((r) => r.sentAtMs >= warmupStart).map((r) => ({ atMs: world(r.sentAtMs - faultAt), ok: r.ok })),
+      { bucketMs: CHART_BUCKET_MS, startMs: -BEFORE_FAULT_MS, endMs: world(endAt - faultAt) },
+    );
     const lambda = lambdaFigures(sb);
     const timeline = job.timeline ? debugTimeline(sb, requests, warmupStart, faultAt, world) : undefined;
     return {
       ...base,
       metrics,
+      client,
       warmupMs: world(faultAt - warmupStart),
       observedMs: world(endAt - faultAt),
       ...(lambda ? { lambda } : {}),
@@ -373,8 +381,10 @@ function measure(m: {
   const probes = sb.controller.probes.map((p) => p.atMs).filter((t) => t >= m.warmupStart && t <= m.endAt);
   const controller = sb.controller.lambdaEvents.length > 0 || probes.length > 0;
   const detection = firstAfter(probes, faultAt);
+  const change = firstRegistrationChange(m.samples, faultAt);
   return {
     clientRtoMs: world(rto.rtoMs),
+    ...(change !== undefined ? { firstRegistrationChangeMs: world(change - faultAt) } : {}),
     recovered: rto.recovered,
     failedRequests: failedRequests(requests, faultAt),
     requests: requests.length,

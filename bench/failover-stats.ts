@@ -47,6 +47,8 @@ export interface ClientRequest {
 export interface RunMetrics {
   /** Fault → the first request after which every request succeeded; when never recovered, fault → the end of observation. */
   clientRtoMs: number;
+  /** Fault → the first change of the registered target set (for the charts' marker). */
+  firstRegistrationChangeMs?: number;
   recovered: boolean;
   failedRequests: number;
   requests: number;

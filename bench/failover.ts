@@ -371,5 +371,7 @@ export async function runFailoverBench(argv: readonly string[]): Promise<Failove
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${args.out} in ${results.durationSeconds} s`);
+  const { writeFailoverCharts } = await import('./charts/render.js');
+  for (const c of await writeFailoverCharts(results, args.out)) console.log(`wrote ${c.svg} and ${c.png}`);
   return results;
 }

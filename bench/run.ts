@@ -100,6 +100,11 @@ async function main(): Promise<void> {
     await runFailoverBench(process.argv.slice(2));
     return;
   }
+  if (process.argv.includes('--charts')) {
+    const { chartsCli } = await import('./charts/cli.js');
+    await chartsCli(process.argv.slice(2));
+    return;
+  }
   if (process.argv.includes('--footprint')) {
     await (await import('./footprint.js')).runFootprintBench(process.argv.slice(2));
     return;

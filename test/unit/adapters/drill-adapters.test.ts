@@ -56,8 +56,12 @@ describe('probeListener', () => {
 describe('describeAlarmStates', () => {
   const cw = new CloudWatchClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const mock = mockClient(cw);
-  afterEach(() => mock.reset());
-  afterAll(() => mock.restore());
+  afterEach(() => {
+    mock.reset();
+  });
+  afterAll(() => {
+    mock.restore();
+  });
 
   it('asks for exactly the named alarms, metric and composite, and keeps name, state and reason', async () => {
     mock.on(DescribeAlarmsCommand).resolves({
