@@ -11,6 +11,7 @@
  *
  * Ctrl-C (or q) stops everything and restores the terminal.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -101,9 +102,12 @@ async function runScenarioCli(args: CliArgs): Promise<number> {
   const name = args.scenario!;
   const speed = isScenarioName(name) && (isReplaceNodeScenario(name) || isDrillScenario(name)) ? Math.min(args.speed ?? 20, REPLACE_NODE_MAX_SPEED) : (args.speed ?? 20);
   console.log(`scenario ${name} (${args.ha}, ${args.lb}, ${args.fast ? `timings compressed ×${speed}` : "Vault's real timings"}) …`);
-  const run = await runScenario(name, { ha: args.ha, lb: args.lb, fast: args.fast, ...(args.speed !== undefined ? { speed: args.speed } : {}) });
+  // Drill and replace-node runs also draw their timeline (client success, verdicts, workflow events).
+  const timelineDir = path.join(os.tmpdir(), 'vault-ha-sandbox');
+  const run = await runScenario(name, { ha: args.ha, lb: args.lb, fast: args.fast, timelineDir, ...(args.speed !== undefined ? { speed: args.speed } : {}) });
   for (const line of formatTimeline(run.timeline)) console.log(line);
   console.log('');
+  if (run.timelineFiles) console.log(`timeline picture: ${run.timelineFiles.svg} (and .png)`);
   for (const c of run.result.checks) console.log(`${c.passed ? 'PASS' : 'FAIL'}  ${c.name} — ${c.detail}`);
   const { checks: _checks, ...figures } = run.result;
   void _checks;

@@ -192,6 +192,8 @@ export interface ScenarioRun {
   samples: RoutingSample[];
   /** When the fault was injected (wall ms), if the scenario injects one. */
   faultAtMs?: number;
+  /** The timeline picture written for a drill or replace-node run (ScenarioOptions.timelineDir). */
+  timelineFiles?: { svg: string; png: string };
 }
 
 export interface ScenarioOptions {
@@ -202,6 +204,8 @@ export interface ScenarioOptions {
   speed?: number;
   /** Live progress (every timeline event as it happens). */
   onTimeline?: (e: TimelineEvent) => void;
+  /** Drill and replace-node scenarios: write the run's timeline picture (SVG + PNG) into this folder. */
+  timelineDir?: string;
 }
 
 export class UnknownScenarioError extends Error {
@@ -288,7 +292,25 @@ export async function runScenario(name: string, opts: ScenarioOptions = {}): Pro
   const result = summarise(name, w, Date.now() - startedAt, error);
   const timeline = [...sb.timeline.filter((e) => e.atMs >= w.startMs - 1 && e.atMs <= w.endMs && (e.kind !== 'instance' || isReplaceNodeScenario(name))), ...w.extraTimeline].sort((a, b) => a.atMs - b.atMs);
   const samples = sb.samples.filter((x) => x.atMs >= w.startMs && x.atMs <= w.endMs);
-  return { result, timeline, samples, ...(w.faultAtMs !== undefined ? { faultAtMs: w.faultAtMs } : {}) };
+  let timelineFiles: { svg: string; png: string } | undefined;
+  if (opts.timelineDir !== undefined && (isDrillScenario(name) || isReplaceNodeScenario(name))) {
+    // Client success, verdicts as bands and the workflow's events, as the benchmark draws them.
+    const { sandboxRunTimeline } = await import('../bench/charts/run-timeline.js');
+    const { writeRunTimeline } = await import('../bench/charts/render.js');
+    timelineFiles = await writeRunTimeline(
+      sandboxRunTimeline({
+        name,
+        speed: sb.speed,
+        timeline,
+        clientSamples: sb.clientSamples,
+        ...(w.faultAtMs !== undefined ? { faultAtMs: w.faultAtMs } : {}),
+        startMs: w.startMs,
+        endMs: w.endMs,
+      }),
+      `${opts.timelineDir}/${name}-timeline`,
+    );
+  }
+  return { result, timeline, samples, ...(w.faultAtMs !== undefined ? { faultAtMs: w.faultAtMs } : {}), ...(timelineFiles ? { timelineFiles } : {}) };
 }
 
 /* ------------------------------------------------------------------ scripts */

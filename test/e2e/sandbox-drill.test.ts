@@ -14,6 +14,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { describe, test } from '@jest/globals';
 import { DRILL_PHASES } from '../../functions/core/drill.js';
 
@@ -68,6 +70,12 @@ describe('failover-drill in the sandbox, every scenario through npm start (fast)
       const r = lastLine(run);
       const failed = run.stdout.split('\n').filter((l) => l.startsWith('FAIL')).join('\n');
       assert.equal(run.code, 0, failed || run.stdout.slice(-3000));
+      // The run's timeline picture (issue 15): client success, verdict bands, workflow events.
+      const picture = /timeline picture: (\S+\.svg)/.exec(run.stdout)?.[1];
+      assert.ok(picture !== undefined, 'no timeline picture written');
+      const svg = await readFile(picture, 'utf8');
+      assert.match(svg, /^<svg/);
+      assert.ok(existsSync(picture.replace(/\.svg$/, '.png')), 'no PNG beside the SVG');
       assert.equal(r.scenario, `drill-${scenario}`);
       assert.equal(r.passed, true, failed);
       assert.deepEqual([r.executionStatus, r.result, r.drillPassed, r.restored], ['SUCCEEDED', 'passed', true, true]);
