@@ -5,7 +5,8 @@
  *
  * Stop conditions, checked on every observation (issue 11; AWS FIS stops an
  * experiment the same way, on a CloudWatch alarm):
- *  - `two-actives-routed`: two registered targets claim active (DESIGN §5.3) — at once;
+ *  - `two-actives-routed`: two registered targets claim active (DESIGN §5.3)
+ *    beyond the grace of two controller ticks (below);
  *  - `alarm`: a `stopOnAlarms` alarm is in ALARM;
  *  - `split-brain`: two nodes claim active for longer than `maxSplitBrainSeconds`
  *    (DynamoDB HA has a ~10 s window by construction, DESIGN §3.4, so a short
@@ -16,10 +17,15 @@
  * Invariants counted over every poll (not only the recorded ones):
  *  - never two actives routed (DESIGN §5.3);
  *  - never an empty target group while an unsealed node is alive (§5.11);
- *  - a sealed node is never routed: a sealed node still registered and
- *    healthy in the balancer two controller ticks after it was first seen so
- *    (the controller removes a sealed node at its next tick, §5.4, and the
- *    drill's polls are not aligned with the ticks).
+ *  - a sealed node is never routed.
+ * "Routed" for the first and the last allows two controller ticks: the
+ * controller acts on what it sees at its tick, so between a change and its
+ * next tick the load balancer still holds what was right before (a stale
+ * leader cut from storage keeps claiming active ~25 s while a standby, already
+ * registered under all-unsealed routing, takes the expired lock after ~15 s:
+ * DESIGN §3.4; a freshly sealed node is removed at the next tick, §5.4), and
+ * the drill's polls are not aligned with the ticks. Past that it is the
+ * controller's failure, and the drill counts it (and stops on two actives).
  */
 import type { ClientSample, ClientTally } from './drill-client.js';
 import { clientsServed, tallyClient } from './drill-client.js';
@@ -34,8 +40,10 @@ export interface StopVerdict {
 }
 
 export interface InvariantTally {
-  /** Polls in which two or more registered targets claimed active. */
+  /** Polls in which two or more registered targets had claimed active for longer than the grace. */
   twoActivesRouted: number;
+  /** Since when two or more registered targets claim active without a break ('' when not). */
+  twoActivesSince: string;
   /** Polls with no registered target while an unsealed node was alive. */
   emptyWhileUnsealed: number;
   /** Polls in which a sealed node was routed past the grace. */
@@ -47,7 +55,7 @@ export interface InvariantTally {
 }
 
 export function emptyInvariants(): InvariantTally {
-  return { twoActivesRouted: 0, emptyWhileUnsealed: 0, sealedRouted: 0, sealedRoutedSince: {}, examples: [] };
+  return { twoActivesRouted: 0, twoActivesSince: '', emptyWhileUnsealed: 0, sealedRouted: 0, sealedRoutedSince: {}, examples: [] };
 }
 
 const MAX_EXAMPLES = 10;
@@ -58,30 +66,31 @@ export function registeredClaimants(poll: DrillPoll): string[] {
   return poll.registered.map((r) => r.instanceId).filter((id) => claim.has(id));
 }
 
-/** One poll's contribution to the invariant checks. `sealedGraceMs`: two controller ticks. */
-export function checkInvariants(prev: InvariantTally | undefined, poll: DrillPoll, sealedGraceMs: number): InvariantTally {
+/** One poll's contribution to the invariant checks. `graceMs`: two controller ticks. */
+export function checkInvariants(prev: InvariantTally | undefined, poll: DrillPoll, graceMs: number): InvariantTally {
   const t: InvariantTally = { ...(prev ?? emptyInvariants()), sealedRoutedSince: { ...(prev?.sealedRoutedSince ?? {}) }, examples: [...(prev?.examples ?? [])] };
   const note = (s: string): void => {
     if (t.examples.length < MAX_EXAMPLES) t.examples.push(`${poll.at}: ${s}`);
   };
+  const nowMs = Date.parse(poll.at);
   const actives = registeredClaimants(poll);
-  if (actives.length >= 2) {
+  t.twoActivesSince = actives.length >= 2 ? t.twoActivesSince || poll.at : '';
+  if (t.twoActivesSince !== '' && nowMs - Date.parse(t.twoActivesSince) > graceMs) {
     t.twoActivesRouted += 1;
-    note(`two actives routed (${actives.join(', ')})`);
+    note(`two actives routed (${actives.join(', ')}) since ${t.twoActivesSince}`);
   }
   const unsealed = Object.entries(poll.classes).filter(([, c]) => UNSEALED_CLASSES.has(c)).map(([id]) => id);
   if (poll.registered.length === 0 && unsealed.length > 0) {
     t.emptyWhileUnsealed += 1;
     note(`no target registered while ${unsealed.join(', ')} ${unsealed.length === 1 ? 'is' : 'are'} unsealed`);
   }
-  const nowMs = Date.parse(poll.at);
   const sealedHealthy = poll.registered.filter((r) => r.state === 'healthy' && poll.classes[r.instanceId] === 'sealed').map((r) => r.instanceId);
   for (const id of Object.keys(t.sealedRoutedSince)) if (!sealedHealthy.includes(id)) delete t.sealedRoutedSince[id];
   let routedPastGrace = false;
   for (const id of sealedHealthy) {
     const since = t.sealedRoutedSince[id] ?? poll.at;
     t.sealedRoutedSince[id] = since;
-    if (nowMs - Date.parse(since) > sealedGraceMs) {
+    if (nowMs - Date.parse(since) > graceMs) {
       routedPastGrace = true;
       note(`sealed ${id} still routed (registered and healthy since ${since})`);
     }
@@ -139,7 +148,7 @@ export interface ObserveInput {
   clientSamples?: readonly ClientSample[];
   /** Whether the drill measures clients (a listener is configured): then the failover is complete only once they are served. */
   measuresClients: boolean;
-  /** Two controller ticks, ms (the grace of the "sealed never routed" check). */
+  /** Two controller ticks, ms (the grace of "never two actives routed" and "sealed never routed"). */
   sealedGraceMs: number;
 }
 
@@ -184,10 +193,11 @@ export function observeStep(prev: Partial<ObserveMark> & { at: string }, i: Obse
     ...(client ? { client } : {}),
   };
 
-  const stop = stopCondition(i, poll, splitSince, splitSeconds, routed !== undefined);
+  const stop = stopCondition(i, poll, invariants, splitSince, splitSeconds, routed !== undefined);
   if (stop) return { ...base, done: true, stopped: true, outcome: 'stopped', stop };
 
-  const complete = routed !== undefined && (!i.measuresClients || clientsServed(client));
+  // Not complete while two actives are routed: the controller's next tick resolves it (or the stop above fires).
+  const complete = routed !== undefined && invariants.twoActivesSince === '' && (!i.measuresClients || clientsServed(client));
   if (complete) return { ...base, done: true, stopped: false, outcome: 'failed-over' };
   const elapsedMs = i.nowMs - Date.parse(fault.injectedAt);
   const bound = n >= budget.maxPolls || elapsedMs >= budget.boundSeconds * 1000;
@@ -195,10 +205,16 @@ export function observeStep(prev: Partial<ObserveMark> & { at: string }, i: Obse
   return { ...base, done: bound, stopped: false, outcome: bound ? 'bound-reached' : 'observing' };
 }
 
-function stopCondition(i: ObserveInput, poll: DrillPoll, splitSince: string, splitSeconds: number, routed: boolean): StopVerdict | undefined {
+function stopCondition(i: ObserveInput, poll: DrillPoll, inv: InvariantTally, splitSince: string, splitSeconds: number, routed: boolean): StopVerdict | undefined {
   const at = poll.at;
-  const actives = registeredClaimants(poll);
-  if (actives.length >= 2) return { condition: 'two-actives-routed', at, reason: `two registered targets claim active: ${actives.join(' and ')} (never route to two actives, DESIGN §5.3)` };
+  if (inv.twoActivesSince !== '' && Date.parse(poll.at) - Date.parse(inv.twoActivesSince) > i.sealedGraceMs) {
+    const actives = registeredClaimants(poll);
+    return {
+      condition: 'two-actives-routed',
+      at,
+      reason: `two registered targets claim active since ${inv.twoActivesSince}, longer than two controller ticks (${i.sealedGraceMs / 1000} s): ${actives.join(' and ')} (never route to two actives, DESIGN §5.3)`,
+    };
+  }
   const firing = i.alarms.filter((a) => a.state === 'ALARM');
   if (firing.length > 0) {
     return { condition: 'alarm', at, reason: `stop-condition alarm ${firing.map((a) => `"${a.name}"${a.reason ? ` (${a.reason})` : ''}`).join(', ')} in ALARM` };

@@ -98,10 +98,13 @@ describe('observeStep', () => {
 });
 
 describe('stop conditions', () => {
-  it('two actives routed stops at once', () => {
-    const m = loop([poll(3, { legit: B, claimants: [A, B], registered: [[A, 'healthy'], [B, 'initial']], classes: { [A]: 'active', [B]: 'active' } })]);
-    assert.deepEqual([m.done, m.stopped, m.outcome, m.stop?.condition], [true, true, 'stopped', 'two-actives-routed']);
-    assert.match(m.stop!.reason, new RegExp(`${A} and ${B}`));
+  it('two actives routed for longer than two controller ticks stops; a shorter overlap (the controller\'s next tick fixes it) does not', () => {
+    const two = (s: number) => poll(s, { legit: B, claimants: [A, B], registered: [[A, 'healthy'], [B, 'healthy']], classes: { [A]: 'active', [B]: 'active' } });
+    const brief = loop([two(3), two(6), poll(9, { legit: B, registered: [[B, 'healthy']] })], { sealedGraceMs: 10_000 });
+    assert.deepEqual([brief.stopped, brief.outcome, brief.invariants.twoActivesRouted], [false, 'failed-over', 0]);
+    const m = loop([two(3), two(6), two(9), two(12), two(15)], { sealedGraceMs: 10_000 });
+    assert.deepEqual([m.done, m.stopped, m.outcome, m.stop?.condition, m.stop?.at, m.n], [true, true, 'stopped', 'two-actives-routed', iso(15), 5]);
+    assert.match(m.stop!.reason, new RegExp(`since ${iso(3)}, longer than two controller ticks \\(10 s\\): ${A} and ${B}`));
   });
 
   it('a stop-condition alarm in ALARM stops; OK and INSUFFICIENT_DATA do not', () => {
@@ -128,9 +131,13 @@ describe('stop conditions', () => {
 });
 
 describe('routing invariants', () => {
-  it('counts two actives routed and an empty target group while an unsealed node lives', () => {
-    let t = checkInvariants(undefined, poll(1, { claimants: [A, B], registered: [[A, 'healthy'], [B, 'healthy']], classes: { [A]: 'active', [B]: 'active' } }), 10_000);
+  it('counts two actives routed (past the grace) and an empty target group while an unsealed node lives', () => {
+    const two = (s: number) => poll(s, { claimants: [A, B], registered: [[A, 'healthy'], [B, 'healthy']], classes: { [A]: 'active', [B]: 'active' } });
+    let t = checkInvariants(undefined, two(0), 1_000);
+    assert.deepEqual([t.twoActivesRouted, t.twoActivesSince], [0, iso(0)]);
+    t = checkInvariants(t, two(1.5), 1_000);
     t = checkInvariants(t, poll(2, { registered: [], classes: { [A]: 'unreachable', [B]: 'standby' } }), 10_000);
+    assert.equal(t.twoActivesSince, '');
     t = checkInvariants(t, poll(3, { registered: [], classes: { [A]: 'unreachable', [B]: 'sealed' } }), 10_000);
     assert.deepEqual([t.twoActivesRouted, t.emptyWhileUnsealed, t.sealedRouted], [1, 1, 0]);
     assert.equal(invariantsHeld(t), false);
