@@ -1,7 +1,8 @@
 /**
  * The failover drill's RTOs per scenario in the sandbox, as the README's
- * "Run a failover drill" reports them: `npx tsx bench/drill-rto.ts [--runs 5]
- * [--speed 1] [--only kill-active,step-down] [--out FILE]`.
+ * "Run a failover drill" reports them: `./node_modules/.bin/node --import tsx
+ * bench/drill-rto.ts [--runs 5] [--speed 1] [--only kill-active,step-down] [--out FILE]`
+ * (Node 22: the project's own node).
  *
  * Each run: a fresh sandbox with the README's recommended target group
  * (RECOMMENDED_TARGET_GROUP: matcher 200,429, 5 s interval, 3 s timeout, 2/2
