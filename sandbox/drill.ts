@@ -75,7 +75,8 @@ export interface LocalRun {
   onHistory?: RunStateMachineOptions['onHistory'];
 }
 
-function sandboxClients(sb: Sandbox) {
+/** SDK clients pointed at the sandbox's local endpoints (the workflows' task code and the operator endpoints share them). */
+export function sandboxClients(sb: Sandbox) {
   const awsCfg = { region: sb.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
   const env = sb.aws.endpointEnv();
   return {

@@ -29,7 +29,7 @@ import { SANDBOX_STAGE, stateMachineName } from '../cli/lib/stack.js';
 import { SfnEndpoint, type LocalExecutionRequest, type LocalStateMachine } from './aws/sfn.js';
 import { StsEndpoint } from './aws/sts.js';
 import { STEP_DOWN_TOKEN_PARAMETER, type Sandbox } from './environment.js';
-import { runLocalDrill } from './drill.js';
+import { runLocalDrill, sandboxClients } from './drill.js';
 import { loadDefinition, runStateMachine, type AslDefinition, type RunStateMachineResult } from './stepfunctions/runner.js';
 
 export interface OperatorEndpoints {
@@ -106,17 +106,6 @@ function localUser(): string {
   }
 }
 
-function sandboxClients(sb: Sandbox) {
-  const awsCfg = { region: sb.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
-  const env = sb.aws.endpointEnv();
-  return {
-    ec2: new EC2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_EC2 }),
-    elbv2: new ElasticLoadBalancingV2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }),
-    ssm: new SSMClient({ ...awsCfg, endpoint: sb.ssm.endpoint }),
-    ddb: new DynamoDBClient({ ...awsCfg, endpoint: sb.dynamo.endpoint }),
-    sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-  };
-}
 
 function replaceNodeMachine(sb: Sandbox, definition: () => Promise<AslDefinition>): LocalStateMachine {
   const name = stateMachineName(SANDBOX_STAGE, 'replace-node');
