@@ -32,8 +32,8 @@ export class ChartInputError extends Error {
 }
 
 /**
- * What clients saw during one run, bucketed: the per-run data the charts need
- * and that RunOutcome (bench/failover-run.ts) does not yet record. Times are
+ * What clients saw during one run, bucketed: the per-run data the charts need,
+ * recorded by RunOutcome.client (bench/failover-run.ts). Times are
  * real-world ms from the fault. Bucket i covers [startMs + i·bucketMs,
  * startMs + (i+1)·bucketMs) of request send times.
  */
