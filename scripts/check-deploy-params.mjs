@@ -12,6 +12,8 @@
  *   - subnetIds, securityGroupIds: real ids, not the `REPLACE-ME` placeholders;
  *   - instanceRoleArn: set on purpose (the default `role/vault-node` is a guess;
  *     iam:PassRole fails mid-replacement when the nodes' role has another name);
+ *   - clusterTagValues: set on purpose (the default, the stage's name, is a guess;
+ *     replace-node and drills are denied on nodes whose `vault-cluster` tag is not listed);
  *   - no value left from the README's examples (account 111122223333, …);
  *   - a region (`--region`, AWS_REGION or AWS_DEFAULT_REGION).
  * Each problem names the param and says how to find its value. With a
@@ -84,6 +86,8 @@ const HOW_TO_FIND = {
   classicLoadBalancerArns: 'a Classic Load Balancer: arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/<name> (aws elb describe-load-balancers)',
   vaultLockTableArns: 'Vault\'s DynamoDB table (ha_table, or table): aws dynamodb describe-table --table-name <table> --query Table.TableArn',
   configParameter: 'the SSM parameter holding the config JSON (default /vault-ha/<stage>/config)',
+  clusterTagValues:
+    'the `vault-cluster` tag values of the clusters this stage manages, comma-separated (each cluster\'s discovery.tagValue in the config): aws ec2 describe-instances --filters Name=tag-key,Values=vault-cluster --query "Reservations[].Instances[].Tags[?Key==\'vault-cluster\'].Value[]"',
 };
 
 const how = (name) => HOW_TO_FIND[name] ?? 'see README "Deploying"';
@@ -117,6 +121,20 @@ export function checkDeployParams({ values, defaults, explicit }, { region } = {
     problems.push(`params.instanceRoleArn is an example value ("${role}"): set the real role (${how('instanceRoleArn')})`);
   } else if (!REFERENCE.test(role) && !/^arn:(aws[a-zA-Z-]*|\$\{AWS::Partition\}):iam::(\d{12}|\$\{AWS::AccountId\}):role\/[\w+=,.@/-]+$/.test(role)) {
     problems.push(`params.instanceRoleArn: "${role}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+  }
+
+  const tagValues = list(values.clusterTagValues);
+  if (!explicit.has('clusterTagValues') || String(values.clusterTagValues) === String(defaults.clusterTagValues ?? '')) {
+    problems.push(
+      `params.clusterTagValues is not set (the default, the stage name, is a guess, and replace-node and drills are denied on nodes whose vault-cluster tag it does not list): set --param="clusterTagValues=<value>,<value>" (${how('clusterTagValues')})`,
+    );
+  } else if (!REFERENCE.test(String(values.clusterTagValues))) {
+    if (tagValues.length === 0) problems.push(`params.clusterTagValues is empty: set --param="clusterTagValues=<value>" (${how('clusterTagValues')})`);
+    for (const v of tagValues) {
+      // A wildcard would be a literal in StringEquals, and would admit every stage in a pattern (IAM User Guide, "Condition operators").
+      if (/[*?]/.test(v)) problems.push(`params.clusterTagValues: "${v}" is a pattern; list the exact vault-cluster values (IAM compares them with StringEquals)`);
+      else if (v.length > 256) problems.push(`params.clusterTagValues: a value of ${v.length} characters is longer than an EC2 tag value (256)`);
+    }
   }
 
   for (const name of ['targetGroupArns', 'classicLoadBalancerArns', 'vaultLockTableArns', 'configParameter']) {

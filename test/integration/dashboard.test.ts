@@ -139,7 +139,7 @@ describe('dashboard', () => {
     const machines = new Set(resourcesOfType('AWS::StepFunctions::StateMachine').map((id) => resolver.getAtt(id, 'Arn')));
     // The target groups the controller may register in (its IAM scope), by name.
     const tgNames = new Set(
-      [JSON.stringify(resolver.resolve(template.Resources['IamRoleLambdaExecution']!.Properties))].flatMap((s) => [...s.matchAll(/targetgroup\/([A-Za-z0-9-]+)\//g)].map((m) => m[1]!)),
+      [JSON.stringify(resolver.resolve(template.Resources['ControllerRole']!.Properties))].flatMap((s) => [...s.matchAll(/targetgroup\/([A-Za-z0-9-]+)\//g)].map((m) => m[1]!)),
     );
     let checked = 0;
     for (const w of widgets.filter((x) => x.type === 'metric')) {

@@ -67,6 +67,12 @@
  *   StartExecution on the state machine, DescribeExecution and StopExecution on
  *   its executions, events:PutTargets / PutRule / DescribeRule on the managed
  *   rule StepFunctionsGetEventsForStepFunctionsExecutionRule.
+ * - [LAMBDA-SRC] Lambda Developer Guide, "Giving Lambda functions access to
+ *   resources in an Amazon VPC" (the execution role needs Create/Delete/Describe
+ *   NetworkInterfaces and Assign/UnassignPrivateIpAddresses; Lambda makes those
+ *   calls) and "Using source function ARN to control function access behavior"
+ *   (calls from the function's code carry lambda:SourceFunctionArn, the
+ *   network-interface calls Lambda makes for a VPC function do not).
  * - [CW-ALARMS] Service Authorization Reference, "Actions, resources, and
  *   condition keys for Amazon CloudWatch": DescribeAlarms reads alarm states
  *   (granted on "*", which holds whether or not it takes alarm ARNs).
@@ -78,7 +84,7 @@ import path from 'node:path';
 import type { EC2Client, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { parse as parseYaml } from 'yaml';
 import { launchReplacement, REPLACED_BY_TAG } from '../../functions/adapters/ec2-replacement.js';
-import { packagedService, repoRoot } from '../support/packaged-service.js';
+import { packagedService, repoRoot, TEST_CLUSTER_TAG_VALUES } from '../support/packaged-service.js';
 import {
   authorize,
   FAKE,
@@ -114,6 +120,7 @@ const SDK_CLIENT_PREFIX: Record<string, string> = {
 const SFN_SDK_SERVICE_PREFIX: Record<string, string> = {
   ec2: 'ec2',
   elasticloadbalancingv2: 'elasticloadbalancing',
+  elasticloadbalancing: 'elasticloadbalancing',
   ssm: 'ssm',
   sns: 'sns',
   dynamodb: 'dynamodb',
@@ -815,6 +822,76 @@ describe('IAM: what must stay denied', () => {
   it('runs only the project\'s documents, only on cluster nodes [SSM-RC]', () => {
     denied(lambdaRole(), { action: 'ssm:SendCommand', resource: `arn:${P}:ssm:${R}::document/AWS-RunShellScript` });
     denied(lambdaRole(), { action: 'ssm:SendCommand', resource: ec2Arn('instance', 'i-0other00000000000'), context: { 'ssm:resourceTag/team': 'other' } });
+  });
+
+  // [LAMBDA-SRC]: calls made by a function's code carry lambda:SourceFunctionArn; the network
+  // interface calls Lambda makes for a VPC function with the same role do not.
+  const fromCode = (fnLogicalId: string, ctx: Context = {}): Context => ({ ...ctx, 'lambda:SourceFunctionArn': resolver.getAtt(fnLogicalId, 'Arn') });
+  const functionRole = (fnLogicalId: string): string => getAttTarget(resolver.resource(fnLogicalId).Properties!.Role);
+
+  it('gives each function its own role', () => {
+    const roles = ['ControllerLambdaFunction', 'ReplaceNodeTasksLambdaFunction', 'FailoverDrillTasksLambdaFunction'].map(functionRole);
+    assert.equal(new Set(roles).size, 3, `roles: ${roles.join(', ')}`);
+  });
+
+  it('the controller can change no instance, volume or interface, run no command and pass no role, whatever the tags', () => {
+    const role = functionRole('ControllerLambdaFunction');
+    const ctx = fromCode('ControllerLambdaFunction', TAGGED);
+    for (const action of ['ec2:RunInstances', 'ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:ModifyInstanceAttribute', 'ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:CreateTags']) {
+      denied(role, { action, resource: oldInstance, context: ctx });
+      denied(role, { action, resource: ec2Arn('instance', '*'), context: { ...ctx, ...requestedTags(CLUSTER_TAG) } });
+    }
+    for (const action of ['ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:ModifyVolume', 'ec2:DeleteVolume']) denied(role, { action, resource: dataVolume, context: ctx });
+    for (const action of ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:DetachNetworkInterface', 'ec2:AttachNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:CreateNetworkInterface']) {
+      denied(role, { action, resource: slotEni, context: ctx });
+    }
+    for (const doc of [world.env.VAULT_HA_PREPARE_DOCUMENT!, world.env.VAULT_HA_CONTROL_DOCUMENT!]) {
+      denied(role, { action: 'ssm:SendCommand', resource: `arn:${P}:ssm:${R}:${A}:document/${doc}`, context: ctx });
+    }
+    denied(role, { action: 'ssm:SendCommand', resource: oldInstance, context: { ...ctx, 'ssm:resourceTag/vault-cluster': 'prod' } });
+    denied(role, { action: 'iam:PassRole', resource: world.nodeRoleArn, context: { ...ctx, 'iam:PassedToService': 'ec2.amazonaws.com' } });
+    // No statement of the role grants an EC2 action other than Describe*, except the network
+    // interfaces Lambda itself manages for the VPC (denied to the code above).
+    const ec2Grants = resolver.roleStatements(role).filter((st) => st.Effect === 'Allow').flatMap((st) => [st.Action ?? []].flat()).filter((a) => /^ec2:/i.test(a) && !/^ec2:Describe/i.test(a));
+    assert.deepEqual(ec2Grants.sort(), ['ec2:AssignPrivateIpAddresses', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses']);
+  });
+
+  it('lets Lambda manage each VPC function\'s network interfaces, and never the function\'s own code [LAMBDA-SRC]', () => {
+    for (const fn of ['ControllerLambdaFunction', 'ReplaceNodeTasksLambdaFunction', 'FailoverDrillTasksLambdaFunction']) {
+      const role = functionRole(fn);
+      const eni = ec2Arn('network-interface', 'eni-0lambda');
+      for (const auth of [
+        { action: 'ec2:CreateNetworkInterface', resource: eni },
+        { action: 'ec2:CreateNetworkInterface', resource: ec2Arn('subnet', 'subnet-0a') },
+        { action: 'ec2:CreateNetworkInterface', resource: ec2Arn('security-group', 'sg-0a') },
+        { action: 'ec2:DeleteNetworkInterface', resource: eni },
+        { action: 'ec2:DescribeNetworkInterfaces', resource: '*' },
+      ]) {
+        const d = check(rolePrincipal(role), role, auth);
+        assert.ok(d.allowed, `${fn}: Lambda may not ${describeAuth(auth)}: ${d.reason}`);
+      }
+      denied(role, { action: 'ec2:CreateNetworkInterface', resource: eni, context: fromCode(fn) });
+      denied(role, { action: 'ec2:DeleteNetworkInterface', resource: slotEni, context: fromCode(fn, TAGGED) });
+    }
+  });
+
+  it('the workflows act only on this stage\'s clusters: a resource tagged with another vault-cluster value is out of reach', () => {
+    const other = existingTags({ 'vault-cluster': 'payments' });
+    for (const fn of ['ReplaceNodeTasksLambdaFunction', 'FailoverDrillTasksLambdaFunction']) {
+      const role = functionRole(fn);
+      for (const action of ['ec2:StopInstances', 'ec2:StartInstances', 'ec2:TerminateInstances', 'ec2:DetachVolume', 'ec2:AttachVolume', 'ec2:ModifyInstanceAttribute']) {
+        denied(role, { action, resource: ec2Arn('instance', 'i-0payments00000000'), context: fromCode(fn, other) });
+      }
+      denied(role, { action: 'ec2:DetachVolume', resource: ec2Arn('volume', 'vol-0payments'), context: fromCode(fn, other) });
+      denied(role, { action: 'ec2:RunInstances', resource: ec2Arn('instance', '*'), context: fromCode(fn, requestedTags({ 'vault-cluster': 'payments' })) });
+      denied(role, { action: 'ec2:RunInstances', resource: ec2Arn('launch-template', 'lt-0payments'), context: fromCode(fn, other) });
+      denied(role, { action: 'ssm:SendCommand', resource: ec2Arn('instance', 'i-0payments00000000'), context: fromCode(fn, { 'ssm:resourceTag/vault-cluster': 'payments' }) });
+      // ...while both of the stage's own values are in reach.
+      for (const value of TEST_CLUSTER_TAG_VALUES) {
+        const d = check(rolePrincipal(role), role, { action: 'ec2:StopInstances', resource: oldInstance, context: fromCode(fn, existingTags({ 'vault-cluster': value })) });
+        assert.ok(d.allowed, `${fn} may not stop an instance of its own cluster ${value}: ${d.reason}`);
+      }
+    }
   });
 
   it('routes only the configured balancers: no other Classic Load Balancer, no ALB by the Classic API [ELB-SAR][ELB-SAR-CLASSIC]', () => {

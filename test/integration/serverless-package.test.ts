@@ -9,7 +9,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { packagedService, repoRoot as root } from '../support/packaged-service.js';
+import { packagedService, repoRoot as root, TEST_CLUSTER_TAG_VALUES } from '../support/packaged-service.js';
 import { invokedFunction, stateMachinesOf, tasksOf, TemplateResolver, type CfnTemplate } from '../support/iam-policy.js';
 
 const HAS_CFN_LINT = spawnSync('cfn-lint', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -112,14 +112,85 @@ describe('serverless package', () => {
     }
   });
 
-  it('scopes target registration to the configured target groups, never "*"', () => {
-    const role = ofType('AWS::IAM::Role').find(([id]) => id === 'IamRoleLambdaExecution')![1];
-    const statements: any[] = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
-    const mutating = statements.filter((s) => [s.Action].flat().some((a: string) => /RegisterTargets|DeregisterTargets/.test(a)));
-    assert.ok(mutating.length > 0);
-    for (const s of mutating) assert.notEqual(s.Resource, '*');
-    const ddb = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
-    for (const s of ddb) assert.notEqual(s.Resource, '*');
+  /** Every Allow statement of every role in the template, resolved (Fn::Sub, Fn::Split, …). */
+  const allowStatements = (): Array<{ role: string; st: any }> => {
+    const resolver = new TemplateResolver(template as CfnTemplate);
+    return ofType('AWS::IAM::Role').flatMap(([id]) => resolver.roleStatements(id).filter((st) => st.Effect === 'Allow').map((st) => ({ role: id, st })));
+  };
+  /** Actions that only read (IAM access levels List and Read). */
+  const READ_ONLY = /^[a-z0-9-]+:(Describe|Get|List|BatchGet|Query|Scan)[A-Za-z]*$/;
+  /**
+   * Mutating actions AWS authorizes only on "*": the CloudWatch Logs delivery calls Step Functions
+   * makes to set up execution logging (Step Functions Developer Guide, "IAM policies for logging
+   * to CloudWatch Logs": "Resource": "*").
+   */
+  const ONLY_ON_STAR = new Set(['logs:CreateLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:PutResourcePolicy']);
+
+  it('allows no mutating action on Resource "*" without a condition (tag, key or service)', () => {
+    const problems: string[] = [];
+    for (const { role, st } of allowStatements()) {
+      const resources = [st.Resource ?? []].flat();
+      if (!resources.includes('*')) continue;
+      for (const action of [st.Action ?? []].flat() as string[]) {
+        if (READ_ONLY.test(action) || ONLY_ON_STAR.has(action)) continue;
+        if (st.Condition === undefined) problems.push(`${role}:${st.Sid ?? '?'} allows ${action} on "*" with no condition`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it('scopes every mutating EC2 and SSM action on instances, volumes and interfaces to this stage\'s cluster tag values', () => {
+    const scopedTypes = /:(instance|volume|network-interface|launch-template)\/\*$/;
+    const checked: string[] = [];
+    const problems: string[] = [];
+    for (const { role, st } of allowStatements()) {
+      const actions = ([st.Action ?? []].flat() as string[]).filter((a) => /^(ec2|ssm):/.test(a) && !READ_ONLY.test(a));
+      const resources = ([st.Resource ?? []].flat() as string[]).filter((r) => scopedTypes.test(r));
+      if (actions.length === 0 || resources.length === 0) continue;
+      // Lambda's own VPC network interfaces (denied to the functions' code: iam-policy.test.ts).
+      if (st.Sid === 'LambdaVpcNetworkInterfaces') continue;
+      // Tags requested in a launch (ec2:CreateAction RunInstances): the launch itself is tag-scoped.
+      if (st.Condition?.StringEquals?.['ec2:CreateAction'] === 'RunInstances') continue;
+      // RunInstances' read-only inputs and its new root volume (RunInstances never attaches an
+      // existing volume): a launch needs the instance requested with the cluster tag as well,
+      // which the role's RunInstances statement on instance/* requires (checked here as any other).
+      if (actions.every((a) => a === 'ec2:RunInstances') && resources.every((r) => r.endsWith(':volume/*'))) continue;
+      checked.push(`${role}:${st.Sid}`);
+      const tagValues = Object.values(st.Condition ?? {}).flatMap((block: any) =>
+        Object.entries(block).filter(([k]) => /^(aws:ResourceTag|aws:RequestTag|ssm:resourceTag)\/vault-cluster$/.test(k)).map(([, v]) => [v].flat()),
+      );
+      if (tagValues.length === 0) problems.push(`${role}:${st.Sid} allows ${actions.join(', ')} on ${resources.join(', ')} with no vault-cluster condition`);
+      for (const values of tagValues) {
+        if (JSON.stringify([...values].sort()) !== JSON.stringify([...TEST_CLUSTER_TAG_VALUES].sort())) {
+          problems.push(`${role}:${st.Sid}: vault-cluster must be one of params.clusterTagValues (${TEST_CLUSTER_TAG_VALUES.join(', ')}), not ${JSON.stringify(values)}`);
+        }
+      }
+      assert.ok(!Object.keys(st.Condition ?? {}).some((op) => /Like/.test(op) && JSON.stringify(st.Condition[op]).includes('vault-cluster')), `${role}:${st.Sid}: a pattern on vault-cluster would admit other stages`);
+    }
+    assert.ok(checked.length >= 4, `found only ${checked.join(', ')}`);
+    assert.deepEqual(problems, []);
+  });
+
+  it('scopes target registration and DynamoDB to the configured resources, never "*"', () => {
+    for (const { role, st } of allowStatements()) {
+      const actions = [st.Action ?? []].flat() as string[];
+      if (actions.some((a) => /RegisterTargets|DeregisterTargets|InstancesWithLoadBalancer|InstancesFromLoadBalancer|^dynamodb:/.test(a))) {
+        assert.ok(![st.Resource].flat().includes('*'), `${role}:${st.Sid} on "*"`);
+      }
+    }
+  });
+
+  it('logs both state machines\' executions to their own log groups, without input or output data', () => {
+    for (const id of ['ReplaceNodeStateMachine', 'FailoverDrillStateMachine']) {
+      const logging = template.Resources[id]!.Properties.LoggingConfiguration;
+      assert.ok(logging, `${id} has no LoggingConfiguration`);
+      assert.ok(['ALL', 'ERROR'].includes(logging.Level), logging.Level);
+      assert.equal(logging.IncludeExecutionData, false);
+      const groups = logging.Destinations.map((d: any) => d.CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt']?.[0]);
+      assert.equal(groups.length, 1);
+      assert.equal(template.Resources[groups[0]]?.Type, 'AWS::Logs::LogGroup', `${id} logs to ${groups[0]}`);
+      assert.match(String(template.Resources[groups[0]]!.Properties.LogGroupName), /^\/aws\/vendedlogs\/states\//);
+    }
   });
 
   it('declares the replaceNode state machine with its task function, its own role and the SSM documents', () => {
@@ -142,15 +213,6 @@ describe('serverless package', () => {
     assert.deepEqual(sm.Properties.RoleArn, { 'Fn::GetAtt': ['FailoverDrillStateMachineRole', 'Arn'] });
     assert.ok(JSON.stringify(sm.Properties).includes('FailoverDrillTasksLambdaFunction'));
     assert.equal(template.Resources.FailoverDrillTasksLambdaFunction?.Properties.Handler, 'functions/handlers/failover-drill.handler');
-  });
-
-  it('scopes every mutating EC2 action of replace-node to resources carrying the cluster tag', () => {
-    const role = ofType('AWS::IAM::Role').find(([id]) => id === 'IamRoleLambdaExecution')![1];
-    const statements: any[] = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
-    const mutating = /^ec2:(StopInstances|TerminateInstances|DetachVolume|AttachVolume|ModifyInstanceAttribute|ModifyNetworkInterfaceAttribute|DetachNetworkInterface)$/;
-    const scoped = statements.filter((s) => [s.Action].flat().some((a: string) => mutating.test(a)));
-    assert.ok(scoped.length > 0);
-    for (const s of scoped) assert.ok(s.Condition?.StringLike?.['aws:ResourceTag/vault-cluster'], JSON.stringify(s));
   });
 
   // Step Functions does not stop a Lambda invocation when its Task times out: a Task shorter than

@@ -27,6 +27,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 /** The stage every packaged-template test uses. */
 export const TEST_STAGE = 'citest';
+/** The `vault-cluster` tag values the test stage is packaged for (params.clusterTagValues). */
+export const TEST_CLUSTER_TAG_VALUES = ['prod', 'staging'] as const;
 
 export interface PackagedService {
   template: CfnTemplate;
@@ -81,7 +83,8 @@ async function packageCopy(): Promise<PackagedService> {
     SLS_NOTIFICATIONS_MODE: 'off',
   };
   const cli = path.join(repoRoot, 'node_modules/osls/bin/serverless.js');
-  await run(process.execPath, [cli, 'package', '--stage', TEST_STAGE], { cwd: dir, env, timeout: 120_000 });
+  // The stage's cluster tag values (IAM scopes every workflow mutation to them): the tests' clusters.
+  await run(process.execPath, [cli, 'package', '--stage', TEST_STAGE, `--param=clusterTagValues=${TEST_CLUSTER_TAG_VALUES.join(',')}`], { cwd: dir, env, timeout: 120_000 });
   const templatePath = path.join(dir, '.serverless/cloudformation-template-update-stack.json');
   if (!existsSync(templatePath)) throw new Error(`serverless package wrote no ${templatePath}`);
   return { template: JSON.parse(await readFile(templatePath, 'utf8')) as CfnTemplate, templatePath };

@@ -5,16 +5,12 @@
  * own instance role, the one role that can read the unseal shares, so what
  * the patterns let through decides where the shares can go (DESIGN §5.7).
  *
- * KNOWN DEFECT F2 (reported in the issue 8 chaos report, not fixed here:
- * serverless/ssm-documents.yml belongs to another change): `VaultAddr`
- * accepts any host (`^https?://[A-Za-z0-9.-]{1,253}(:port)?$`), and the
- * script PUTs every share to `$VaultAddr/v1/sys/unseal` once that address
- * answers a seal-status saying sealed. A compromised task function can so
- * have a node read the shares and send them, over plain http if it likes, to
- * any server. The two tests below reproduce it; they are `it.failing` (they
- * pass while the defect is there) and must become plain `it` once VaultAddr is
- * pinned to the node itself (or read from the node's env file as
- * VaultHA-VaultControl does).
+ * Defect F2 (found by the issue 8 chaos run, fixed): `VaultAddr` used to accept
+ * any host, and the script PUTs every share to `$VaultAddr/v1/sys/unseal` once
+ * that address answers a seal-status saying sealed, so a compromised task
+ * function could have a node send the shares to any server. Its allowedPattern
+ * now admits only the node itself, and the script refuses any other address
+ * before it reads a share; the tests below fail on the old pattern.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';

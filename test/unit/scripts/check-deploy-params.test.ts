@@ -19,6 +19,7 @@ const GOOD = {
   subnetIds: 'subnet-0123abcd,subnet-0a1b2c3d4e5f67890',
   securityGroupIds: 'sg-0a1b2c3d4e5f67890',
   instanceRoleArn: 'arn:aws:iam::444455556666:role/vault-node',
+  clusterTagValues: 'prod,prod-dr',
 };
 /** `region` null: none given. */
 const check = (cli: Record<string, string>, region: string | null = 'eu-west-1', yml = SERVERLESS_YML, stage = 'prod'): string[] =>
@@ -31,8 +32,9 @@ describe('check-deploy-params', () => {
     assert.match(joined, /params\.subnetIds is the placeholder "subnet-REPLACE-ME": set --param="subnetIds=subnet-…" \(.*describe-subnets/);
     assert.match(joined, /params\.securityGroupIds is the placeholder "sg-REPLACE-ME": set --param="securityGroupIds=sg-…" \(.*describe-security-groups/);
     assert.match(joined, /params\.instanceRoleArn is not set .*iam:PassRole.*get-instance-profile/);
+    assert.match(joined, /params\.clusterTagValues is not set .*vault-cluster.*describe-instances/);
     assert.match(joined, /no AWS region: pass --region REGION, or set AWS_REGION/);
-    assert.equal(problems.length, 4, joined);
+    assert.equal(problems.length, 5, joined);
   });
 
   it('accepts real-looking values given with --param', () => {
@@ -46,6 +48,9 @@ describe('check-deploy-params', () => {
     { behaviour: 'the README\'s example account in the role', cli: { ...GOOD, instanceRoleArn: 'arn:aws:iam::111122223333:role/vault-node' }, problem: /instanceRoleArn is an example value/ },
     { behaviour: 'a role value that is not a role ARN', cli: { ...GOOD, instanceRoleArn: 'vault-node' }, problem: /instanceRoleArn: "vault-node" is not an IAM role ARN/ },
     { behaviour: 'the default role repeated explicitly is still the guess', cli: { ...GOOD, instanceRoleArn: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/vault-node' }, problem: /instanceRoleArn is not set/ },
+    { behaviour: 'a wildcard among the cluster tag values', cli: { ...GOOD, clusterTagValues: 'prod,*' }, problem: /clusterTagValues: "\*" is a pattern/ },
+    { behaviour: 'no cluster tag value at all', cli: { ...GOOD, clusterTagValues: ' , ' }, problem: /clusterTagValues is empty/ },
+    { behaviour: 'the stage name repeated explicitly is still the guess', cli: { ...GOOD, clusterTagValues: '${sls:stage}' }, problem: /clusterTagValues is not set/ },
     {
       behaviour: 'the README\'s example target group',
       cli: { ...GOOD, targetGroupArns: 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/vault/0123456789abcdef' },
@@ -61,7 +66,7 @@ describe('check-deploy-params', () => {
   it('reads params.<stage> from serverless.yml over params.default, and --param over both', () => {
     const yml = `${SERVERLESS_YML}\n`.replace(
       'params:\n  default:',
-      `params:\n  prod:\n    subnetIds: ${GOOD.subnetIds}\n    securityGroupIds: ${GOOD.securityGroupIds}\n    instanceRoleArn: \${ssm:/ops/vault-node-role-arn}\n  default:`,
+      `params:\n  prod:\n    subnetIds: ${GOOD.subnetIds}\n    securityGroupIds: ${GOOD.securityGroupIds}\n    instanceRoleArn: \${ssm:/ops/vault-node-role-arn}\n    clusterTagValues: prod\n  default:`,
     );
     assert.deepEqual(check({}, 'eu-west-1', yml, 'prod'), [], 'a reference resolved at deploy time is not a placeholder');
     assert.match(check({}, 'eu-west-1', yml, 'dev').join('\n'), /subnetIds is the placeholder/, 'another stage keeps the defaults');
@@ -88,7 +93,7 @@ describe('check-deploy-params', () => {
       (e: { code?: number; stdout?: string; stderr?: string }) => e,
     );
     assert.equal(err.code, 2);
-    assert.match(err.stderr ?? '', /Refusing to package stage "ci": 4 parameter\(s\) to fix/);
+    assert.match(err.stderr ?? '', /Refusing to package stage "ci": 5 parameter\(s\) to fix/);
     assert.match(err.stderr ?? '', /params\.subnetIds/);
     assert.doesNotMatch(err.stdout ?? '', /KiB zipped/, 'nothing was built');
   });
