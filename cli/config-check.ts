@@ -11,7 +11,8 @@
  * control table name a deployed stage does not use.
  *
  * `--live` adds read-only calls with the caller's credentials: the tagged
- * instances, the target group, the control and lock tables, the unseal share
+ * instances, the target group (or the Classic Load Balancer and its health
+ * check against the README's recommendation), the control and lock tables, the unseal share
  * parameters (DescribeParameters: names and types only, never a value), the
  * topic, and each slot's launch template, subnet, volume and interface (in the
  * slot's AZ). A placeholder suspicion that a live call proves real (the
@@ -23,14 +24,16 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeLaunchTemplatesCommand, DescribeNetworkInterfacesCommand, DescribeSubnetsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { DescribeLoadBalancersCommand, ElasticLoadBalancingClient, type HealthCheck } from '@aws-sdk/client-elastic-load-balancing';
 import { DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ListTopicsCommand } from '@aws-sdk/client-sns';
 import { DescribeParametersCommand } from '@aws-sdk/client-ssm';
 import { formatIssues, formatPath } from '../functions/config/errors.js';
 import { configSchema, type ClusterConfig, type Config } from '../functions/config/schema.js';
 import { discoverMembers } from '../functions/adapters/ec2-fleet.js';
+import { isAwsError } from '../functions/adapters/errors.js';
 import { flag, type OptionsSpec } from './lib/args.js';
-import type { CliContext } from './lib/context.js';
+import { CONNECTION_TIMEOUT_MS, REQUEST_TIMEOUT_MS, type CliContext } from './lib/context.js';
 import { EXIT, NotFoundError, UsageError, type ExitCode } from './lib/errors.js';
 import { stageTableName } from './lib/stack.js';
 
@@ -205,6 +208,18 @@ async function attempt(cluster: string | null, check: string, fn: () => Promise<
 }
 
 export async function liveChecks(ctx: CliContext, config: Config): Promise<LiveCheck[]> {
+  // The Classic ELB client exists only for a config that names a Classic Load Balancer (same bounds as ctx.clients()).
+  const classicElb = config.clusters.some((c) => c.loadBalancer.type === 'classic')
+    ? new ElasticLoadBalancingClient({ maxAttempts: 3, requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS } })
+    : undefined;
+  try {
+    return await liveChecksWith(ctx, config, classicElb);
+  } finally {
+    classicElb?.destroy();
+  }
+}
+
+async function liveChecksWith(ctx: CliContext, config: Config, classicElb: ElasticLoadBalancingClient | undefined): Promise<LiveCheck[]> {
   const { ddb, ssm, sns } = ctx.clients();
   const checks: Array<Promise<LiveCheck>> = [];
   checks.push(
@@ -241,7 +256,10 @@ export async function liveChecks(ctx: CliContext, config: Config): Promise<LiveC
       }),
     );
   }
-  for (const c of config.clusters) checks.push(...clusterChecks(ctx, c, ddb, ssm));
+  config.clusters.forEach((c, i) => {
+    checks.push(...clusterChecks(ctx, c, ddb, ssm));
+    if (c.loadBalancer.type === 'classic' && classicElb) checks.push(classicLoadBalancerCheck(classicElb, c, i));
+  });
   return Promise.all(checks);
 }
 
@@ -342,6 +360,98 @@ function clusterChecks(ctx: CliContext, c: ClusterConfig, ddb: ReturnType<CliCon
     }
   }
   return out;
+}
+
+/**
+ * README "Classic Load Balancer", recommended health check (the sandbox's
+ * RECOMMENDED_CLASSIC_HEALTH_CHECK; a test keeps the two equal). The path
+ * depends on the routing: with `all-unsealed`, `?standbyok=true` lets unsealed
+ * standbys pass (a Classic check passes on 200 only: API reference
+ * "HealthCheck"); with `active-only`, plain /v1/sys/health.
+ */
+export const RECOMMENDED_CLASSIC_HEALTH_CHECK = {
+  allUnsealedPath: '/v1/sys/health?standbyok=true',
+  activeOnlyPath: '/v1/sys/health',
+  intervalSeconds: 5,
+  timeoutSeconds: 3,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+} as const;
+
+/**
+ * A Classic health check against the README's recommendation: a summary, one
+ * note per deviation, and `broken` when no instance can ever pass (the check
+ * speaks HTTP to Vault's TLS listener, or HTTPS to a plain one: a Classic
+ * HTTP(S) check passes on `200 OK` only). Pure.
+ */
+export function classicHealthCheckNotes(
+  hc: HealthCheck | undefined,
+  cluster: { vault: Pick<ClusterConfig['vault'], 'scheme' | 'port'>; loadBalancer: { routing: 'active-only' | 'all-unsealed' } },
+): { broken: boolean; notes: string[] } {
+  const rec = RECOMMENDED_CLASSIC_HEALTH_CHECK;
+  const scheme = cluster.vault.scheme === 'https' ? 'HTTPS' : 'HTTP';
+  const wantPath = cluster.loadBalancer.routing === 'all-unsealed' ? rec.allUnsealedPath : rec.activeOnlyPath;
+  const recommendedTarget = `${scheme}:${cluster.vault.port}${wantPath}`;
+  if (!hc?.Target) return { broken: false, notes: [`no health check reported (README "Classic Load Balancer" recommends ${recommendedTarget})`] };
+  const notes = [`health check ${hc.Target} every ${hc.Interval ?? '?'} s, timeout ${hc.Timeout ?? '?'} s, healthy/unhealthy threshold ${hc.HealthyThreshold ?? '?'}/${hc.UnhealthyThreshold ?? '?'}`];
+  let broken = false;
+  const m = /^(HTTPS?|TCP|SSL):(\d+)(\/.*)?$/i.exec(hc.Target);
+  const protocol = m?.[1]?.toUpperCase();
+  const port = m?.[2] !== undefined ? Number(m[2]) : undefined;
+  const path = m?.[3] ?? '';
+  if (protocol === 'TCP' || protocol === 'SSL') {
+    notes.push(`a ${protocol} check passes on any running Vault, sealed or not: use ${recommendedTarget} (README "Classic Load Balancer")`);
+  } else if (protocol !== undefined && protocol !== scheme) {
+    broken = true;
+    notes.push(`the check speaks ${protocol} but Vault (vault.scheme) speaks ${scheme}: no instance can ever pass, the balancer answers 503 to every request; use ${recommendedTarget}`);
+  }
+  if (port !== undefined && port !== cluster.vault.port) notes.push(`the check goes to port ${port}, Vault listens on ${cluster.vault.port} (vault.port)`);
+  if (protocol === 'HTTP' || protocol === 'HTTPS') {
+    if (!path.startsWith('/v1/sys/health')) notes.push(`the check is not /v1/sys/health: use ${recommendedTarget} (README "Classic Load Balancer")`);
+    else if (cluster.loadBalancer.routing === 'all-unsealed' && !/[?&]standbyok=true\b/.test(path)) {
+      notes.push(`only the active passes ${path}: the unsealed standbys that all-unsealed routing registers never serve; use ${recommendedTarget}`);
+    } else if (cluster.loadBalancer.routing === 'active-only' && /[?&]standbyok=true\b/.test(path)) {
+      notes.push(`with active-only routing the README recommends ${recommendedTarget} (standbyok=true lets a standby pass while it is still registered)`);
+    }
+  }
+  const timing: Array<[string, number | undefined, number, string]> = [
+    ['interval', hc.Interval, rec.intervalSeconds, ' s'],
+    ['timeout', hc.Timeout, rec.timeoutSeconds, ' s'],
+    ['healthy threshold', hc.HealthyThreshold, rec.healthyThreshold, ''],
+    ['unhealthy threshold', hc.UnhealthyThreshold, rec.unhealthyThreshold, ''],
+  ];
+  const off = timing.filter(([, v, want]) => v !== undefined && v !== want).map(([name, v, want, unit]) => `${name} ${v}${unit} (recommended ${want}${unit})`);
+  if (off.length > 0) notes.push(off.join(', '));
+  if (hc.HealthyThreshold !== undefined && hc.Interval !== undefined && hc.HealthyThreshold * hc.Interval > rec.healthyThreshold * rec.intervalSeconds) {
+    // A new instance is OutOfService until HealthyThreshold passes in a row (README "Classic Load Balancer").
+    notes.push(`a new or recovering instance serves only after ${hc.HealthyThreshold} × ${hc.Interval} s = ${hc.HealthyThreshold * hc.Interval} s`);
+  }
+  return { broken, notes };
+}
+
+/** `--live` for `loadBalancer.type: classic`: the balancer exists (DescribeLoadBalancers by name) and how it checks health. */
+export function classicLoadBalancerCheck(elb: ElasticLoadBalancingClient, c: ClusterConfig, index: number): Promise<LiveCheck> {
+  const lb = c.loadBalancer;
+  if (lb.type !== 'classic') throw new Error(`cluster ${c.name} has no Classic Load Balancer`);
+  const field = `clusters[${index}].loadBalancer.loadBalancerName`;
+  return attempt(c.name, `Classic Load Balancer ${lb.loadBalancerName}`, async () => {
+    let found;
+    try {
+      found = (await elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: [lb.loadBalancerName] }))).LoadBalancerDescriptions?.[0];
+    } catch (err) {
+      // ELB answers LoadBalancerNotFound (SDK v3: AccessPointNotFoundException) for a name it does not know.
+      if (!isAwsError(err, 'LoadBalancerNotFound', 'AccessPointNotFoundException')) throw err;
+    }
+    if (!found) {
+      return {
+        ok: false,
+        detail: `not found: no Classic Load Balancer named "${lb.loadBalancerName}" in this account and region; fix ${field} (aws elb describe-load-balancers --query "LoadBalancerDescriptions[].LoadBalancerName")`,
+      };
+    }
+    const { broken, notes } = classicHealthCheckNotes(found.HealthCheck, c);
+    const instances = found.Instances?.length ?? 0;
+    return { ok: !broken, detail: [`${instances} registered instance(s)`, ...notes].join('; '), confirms: [lb.loadBalancerName] };
+  });
 }
 
 async function tableCheck(ctx: CliContext, table: string, keys: [string, string]): Promise<{ ok: boolean; detail: string }> {

@@ -262,12 +262,16 @@ export interface ReplacementPlan {
   oldInstanceId: string;
   oldInstanceState: InstanceState | 'none';
   oldClass: NodeClass | 'none';
-  /** Old instance is registered in the target group and must leave it first. */
+  /** Old instance is registered with the balancer (target group or Classic) and must leave it first. */
   deregisterOld: boolean;
   oldAction: 'stop' | 'terminate' | 'none';
   stepDownFirst: boolean;
-  /** '' for a Classic Load Balancer (deregisterOld is then false: see planReplacement). */
+  /** Which DeregisterOld state runs: ELBv2 DeregisterTargets, or Classic DeregisterInstancesFromLoadBalancer. */
+  loadBalancerType: 'target-group' | 'classic';
+  /** '' for a Classic Load Balancer. */
   targetGroupArn: string;
+  /** The Classic Load Balancer's name; '' for a target group. */
+  loadBalancerName: string;
   targetPort: number;
   /** The target id DeregisterOld sends: the old instance id, or its IP in an `ip` target group. */
   deregisterTargetId: string;
@@ -404,15 +408,12 @@ export function planReplacement(inspection: SlotInspection, ctx: PlanContext): P
         : replacement.oldInstance;
 
   const lb = cluster.loadBalancer;
-  const registered = old !== undefined && inspection.registeredTargets.includes(old.instanceId);
-  // The execution deregisters through the ELBv2 integration only. A Classic
-  // Load Balancer does not fail open (it answers 503 rather than route to an
-  // unhealthy instance), and the controller removes a stopped or terminated
-  // instance at its next tick (invariant 4), so the old node is left to it.
-  const deregisterOld = registered && lb.type === 'target-group';
-  if (registered && lb.type === 'classic') {
-    warnings.push(`${old?.instanceId} stays registered with Classic Load Balancer ${lb.loadBalancerName} until the controller removes it (at its next tick once the instance stops)`);
-  }
+  // Deregister first on either balancer (DeregisterOld / DeregisterOldClassic):
+  // the balancer stops sending new requests to the node before it stops. A
+  // Classic Load Balancer would not fail open to a dead last instance, but it
+  // keeps routing to a stopping one until UnhealthyThreshold checks fail, and a
+  // registered terminated instance lingers until the controller's next tick.
+  const deregisterOld = old !== undefined && inspection.registeredTargets.includes(old.instanceId);
   const plan: ReplacementPlan = {
     cluster: cluster.name,
     slot: slot.name,
@@ -430,7 +431,9 @@ export function planReplacement(inspection: SlotInspection, ctx: PlanContext): P
     deregisterOld,
     oldAction,
     stepDownFirst,
+    loadBalancerType: lb.type,
     targetGroupArn: lb.type === 'target-group' ? lb.targetGroupArn : '',
+    loadBalancerName: lb.type === 'classic' ? lb.loadBalancerName : '',
     targetPort: (lb.type === 'target-group' ? lb.targetPort : undefined) ?? cluster.vault.port,
     deregisterTargetId: old !== undefined ? (inspection.registeredTargetIds?.[old.instanceId] ?? old.instanceId) : '',
     launchTemplateId: replacement.launchTemplate.id,
@@ -452,7 +455,9 @@ export function planReplacement(inspection: SlotInspection, ctx: PlanContext): P
 function describeSteps(p: ReplacementPlan, detachTimeoutSeconds: number, standbyTimeoutSeconds: number): string[] {
   const steps: string[] = [];
   if (p.stepDownFirst) steps.push(`step down the active node ${p.oldInstanceId} (VaultHA-VaultControl step-down)`);
-  if (p.deregisterOld) {
+  if (p.deregisterOld && p.loadBalancerType === 'classic') {
+    steps.push(`deregister ${p.oldInstanceId} from Classic Load Balancer ${p.loadBalancerName}`);
+  } else if (p.deregisterOld) {
     const target = p.deregisterTargetId !== p.oldInstanceId ? ` (target ${p.deregisterTargetId})` : '';
     steps.push(`deregister ${p.oldInstanceId}${target} from ${p.targetGroupArn} port ${p.targetPort}`);
   }

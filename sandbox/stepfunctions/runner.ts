@@ -58,7 +58,7 @@ export interface SdkClientLike {
   send(command: any): Promise<any>;
 }
 
-export type SdkServiceName = 'ec2' | 'elasticloadbalancingv2' | 'ssm' | 'sns' | 'dynamodb' | 'sfn';
+export type SdkServiceName = 'ec2' | 'elasticloadbalancing' | 'elasticloadbalancingv2' | 'ssm' | 'sns' | 'dynamodb' | 'sfn';
 
 export interface RunStateMachineOptions {
   /** Keyed by serverless function name (`functions.<name>` in serverless.yml). */
@@ -237,6 +237,8 @@ export function allStates(def: { States: Record<string, unknown> }): StateVisit[
  */
 const SERVICE_ERROR_PREFIX: Record<SdkServiceName, string> = {
   ec2: 'Ec2',
+  // Classic Load Balancers ("Elastic Load Balancing V1" in the docs' list of SDK integrations).
+  elasticloadbalancing: 'ElasticLoadBalancing',
   elasticloadbalancingv2: 'ElasticLoadBalancingV2',
   ssm: 'Ssm',
   sns: 'Sns',
@@ -247,6 +249,7 @@ const SERVICE_ERROR_PREFIX: Record<SdkServiceName, string> = {
 /** The SDK v3 module's base exception: an error of exactly this class is one the API model does not declare. */
 const SDK_BASE_EXCEPTION: Record<SdkServiceName, string> = {
   ec2: 'EC2ServiceException',
+  elasticloadbalancing: 'ElasticLoadBalancingServiceException',
   elasticloadbalancingv2: 'ElasticLoadBalancingV2ServiceException',
   ssm: 'SSMServiceException',
   sns: 'SNSServiceException',
@@ -371,6 +374,7 @@ export class UnsupportedResourceError extends Error {
 type SdkModule = Record<string, unknown>;
 const SDK_MODULE_LOADERS: Record<SdkServiceName, () => Promise<SdkModule>> = {
   ec2: () => import('@aws-sdk/client-ec2') as Promise<SdkModule>,
+  elasticloadbalancing: () => import('@aws-sdk/client-elastic-load-balancing') as Promise<SdkModule>,
   elasticloadbalancingv2: () => import('@aws-sdk/client-elastic-load-balancing-v2') as Promise<SdkModule>,
   ssm: () => import('@aws-sdk/client-ssm') as Promise<SdkModule>,
   sns: () => import('@aws-sdk/client-sns') as Promise<SdkModule>,
@@ -379,6 +383,7 @@ const SDK_MODULE_LOADERS: Record<SdkServiceName, () => Promise<SdkModule>> = {
 };
 const SDK_CLIENT_CLASS: Record<SdkServiceName, string> = {
   ec2: 'EC2Client',
+  elasticloadbalancing: 'ElasticLoadBalancingClient',
   elasticloadbalancingv2: 'ElasticLoadBalancingV2Client',
   ssm: 'SSMClient',
   sns: 'SNSClient',
@@ -480,7 +485,13 @@ export async function runStateMachine(
       if (!isServiceError || !code) {
         throw new SdkIntegrationError('States.TaskFailed', service, action, `${service}:${action}: ${err.name ?? 'Error'}: ${err.message ?? String(e)}`, { cause: e });
       }
-      const name = stepFunctionsErrorName(service, kind, code, await modelledErrorShapes(service));
+      // A wire code may differ from its shape's name: Classic ELB's `InvalidInstance` is the
+      // shape InvalidEndPointException, `LoadBalancerNotFound` is AccessPointNotFoundException
+      // (the model's awsQueryError codes). SDK v3 names the error after the shape, as the Java
+      // SDK behind Step Functions does, so a modelled `name` wins over the code.
+      const modelled = await modelledErrorShapes(service);
+      const shapeOrCode = typeof err.name === 'string' && modelled.has(err.name) ? err.name : code;
+      const name = stepFunctionsErrorName(service, kind, shapeOrCode, modelled);
       throw new SdkIntegrationError(name, service, action, stepFunctionsErrorCause(service, kind, err, code), { cause: e });
     }
   };

@@ -76,6 +76,7 @@ async function runFailing(
       restores.push(() => m.restore());
       return { client: c, fail: () => m.on(PublishCommand).rejects(error) };
     },
+    elasticloadbalancing: () => assert.fail('not used (Classic ELB: replace-node-classic.test.ts)'),
     dynamodb: () => assert.fail('not used'),
     sfn: () => assert.fail('not used'),
   };

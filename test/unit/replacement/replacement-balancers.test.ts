@@ -1,8 +1,8 @@
 /**
  * replace-node's plan per balancer type: a target group of `ip` targets is
  * deregistered by the old node's IP (DeregisterTargets takes the target's own
- * id); a Classic Load Balancer is left to the controller (the execution's
- * DeregisterOld step speaks ELBv2 only, and Classic does not fail open).
+ * id); a Classic Load Balancer by instance id through its own API
+ * (DeregisterOldClassic, DeregisterInstancesFromLoadBalancer).
  */
 import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
@@ -51,13 +51,30 @@ describe('planReplacement per balancer', () => {
     assert.ok(d.plan.steps.some((s) => /deregister i-0b \(target 10\.0\.2\.10\) from arn:.*targetgroup\/vault/.test(s)), d.plan.steps.join('\n'));
   });
 
-  it('classic: no ELBv2 step; the plan warns that the controller removes the old instance', () => {
+  it('classic: DeregisterOldClassic deregisters the instance id from the named balancer, and the plan says so (no "stays registered" warning)', () => {
     const cluster = clusterWith({ type: 'classic', loadBalancerName: 'vault-prod' });
     const d = planReplacement(registeredStandby(), ctxOf(cluster));
     assert.equal(d.kind, 'plan');
-    assert.equal(d.plan.deregisterOld, false);
+    assert.equal(d.plan.deregisterOld, true);
+    assert.equal(d.plan.loadBalancerType, 'classic');
+    assert.equal(d.plan.loadBalancerName, 'vault-prod');
     assert.equal(d.plan.targetGroupArn, '');
-    assert.ok(d.plan.warnings.some((w) => /i-0b stays registered with Classic Load Balancer vault-prod until the controller removes it/.test(w)), d.plan.warnings.join('\n'));
-    assert.ok(!d.plan.steps.some((s) => /^deregister/.test(s)));
+    assert.ok(d.plan.steps.includes('deregister i-0b from Classic Load Balancer vault-prod'), d.plan.steps.join('\n'));
+    assert.ok(!d.plan.steps.some((s) => /targetgroup|port/.test(s) && /^deregister/.test(s)), d.plan.steps.join('\n'));
+    assert.ok(!d.plan.warnings.some((w) => /stays registered/.test(w)), d.plan.warnings.join('\n'));
+  });
+
+  it('classic, old instance not registered: nothing to deregister', () => {
+    const cluster = clusterWith({ type: 'classic', loadBalancerName: 'vault-prod' });
+    const d = planReplacement({ ...registeredStandby(), registeredTargets: ['i-0a'] }, ctxOf(cluster));
+    assert.equal(d.plan.deregisterOld, false);
+    assert.ok(!d.plan.steps.some((s) => /^deregister/.test(s)), d.plan.steps.join('\n'));
+  });
+
+  it('target group: the plan carries the type the state machine chooses on, and no Classic name', () => {
+    const cluster = clusterWith({ targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/vault/0123456789abcdef' });
+    const d = planReplacement(registeredStandby(), ctxOf(cluster));
+    assert.equal(d.plan.loadBalancerType, 'target-group');
+    assert.equal(d.plan.loadBalancerName, '');
   });
 });
