@@ -12,7 +12,7 @@
  */
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import type { AlarmState } from '../core/drill.js';
-import { awsCall } from './ec2-replacement.js';
+import { awsCall } from './aws-call.js';
 
 let perContainer: CloudWatchClient | undefined;
 

@@ -4,7 +4,7 @@
  * running instance is a no-op; EC2 API reference, StartInstances).
  */
 import { StartInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { awsCall } from './ec2-replacement.js';
+import { awsCall } from './aws-call.js';
 
 export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {
   await awsCall(`StartInstances ${instanceId}`, () => ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] })));

@@ -22,7 +22,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { awsCall, errorCode } from './ec2-replacement.js';
+import { awsCall, errorCode } from './aws-call.js';
 
 /**
  * The project's SSM documents and every parameter each declares: exactly the

@@ -15,7 +15,7 @@
  */
 import { probeListener } from '../adapters/listener-probe.js';
 import { taskHandler } from './lib/task-handler.js';
-import { sharedTaskDeps } from './replace-node.js';
+import { sharedTaskDeps } from './lib/workflow.js';
 import type { FailoverDrillDeps } from './drill/context.js';
 import { acquire, preCheckAction, validate } from './drill/prepare.js';
 import { inject } from './drill/inject.js';

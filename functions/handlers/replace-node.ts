@@ -9,18 +9,10 @@
  * Waits are NOT done here: the ASL loops Wait → poll action → Choice, and the
  * poll actions count attempts and throw a named error when a wait runs out.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import { loadConfigCached } from '../config/load.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
-import { ddbClient, ec2Client, elbv2Client, ssmClient } from '../adapters/aws-clients.js';
-import { acquireLease, LEASE_SCOPES, putReport, releaseLease } from '../adapters/control-table.js';
+import { acquireLease, putReport, releaseLease } from '../adapters/control-table.js';
 import { discoverMembers } from '../adapters/ec2-fleet.js';
 import { loadBalancerPort } from '../adapters/load-balancer.js';
-import { readClusterLock } from '../adapters/lock-reader.js';
-import { probeNode, probeOptionsOf } from '../adapters/vault-probe.js';
 import {
   attachVolume,
   describeInstance,
@@ -41,9 +33,7 @@ import {
   tagInstance,
   terminateInstance,
 } from '../adapters/ec2-replacement.js';
-import { commandInvocation, DEFAULT_DOCUMENT_NAMES, DOCUMENT_PARAMETERS, sendDocument } from '../adapters/ssm-run.js';
-import { assessSnapshot } from '../core/snapshot.js';
-import type { Member, NodeHealth, ProbeResult, SplitBrainVerdict } from '../core/types.js';
+import { commandInvocation, DOCUMENT_PARAMETERS, sendDocument } from '../adapters/ssm-run.js';
 import {
   attachmentsToProtect,
   buildFailureReport,
@@ -82,55 +72,23 @@ import {
   InterfaceBusyError,
   WaitTimeoutError,
 } from './errors.js';
-import { jsonLogger, type Logger } from './lib/logger.js';
 import { taskHandler, type TaskEvent } from './lib/task-handler.js';
+import {
+  documentName,
+  ENV,
+  observeNodes,
+  OPERATION_LEASE_SCOPE,
+  REPORT_TTL_SECONDS,
+  sharedTaskDeps,
+  stepDownTokenParameter,
+  type ReplaceNodeClients,
+  type ReplaceNodeDeps,
+} from './lib/workflow.js';
+
+export { documentName, ENV, observeNodes, OPERATION_LEASE_SCOPE, REPORT_TTL_SECONDS, sharedTaskDeps, stepDownTokenParameter };
+export type { ReplaceNodeClients, ReplaceNodeDeps };
 
 /* ------------------------------------------------------------------ deps */
-
-export interface ReplaceNodeClients {
-  ec2: EC2Client;
-  elbv2: ElasticLoadBalancingV2Client;
-  ddb: DynamoDBClient;
-  ssm: SSMClient;
-}
-
-export interface ReplaceNodeDeps {
-  loadConfig: () => Promise<Config>;
-  clients: () => ReplaceNodeClients;
-  /** Probes one node's health and leader view (tests inject a fake; default is the HTTPS probe). */
-  probe: (address: string, cluster: ClusterConfig) => Promise<ProbeResult>;
-  nowMs: () => number;
-  sleep: (ms: number) => Promise<void>;
-  env: Record<string, string | undefined>;
-  logger: Logger;
-  /** How long compensation waits for a detaching volume to settle before reporting where it is. */
-  compensationSettleMs: number;
-}
-
-export const ENV = {
-  prepareDocument: 'VAULT_HA_PREPARE_DOCUMENT',
-  controlDocument: 'VAULT_HA_CONTROL_DOCUMENT',
-  topicArn: 'VAULT_HA_NOTIFY_TOPIC_ARN',
-  stepDownTokenParameter: 'VAULT_HA_STEP_DOWN_TOKEN_PARAMETER',
-} as const;
-
-/** Lease scope shared with failover-drill: one replacement or drill per cluster at a time. */
-export const OPERATION_LEASE_SCOPE = LEASE_SCOPES.operation;
-
-/** Replacement reports are kept in the control table for this long. */
-export const REPORT_TTL_SECONDS = 90 * 24 * 3600;
-
-
-/** The dependencies every Step Functions task Lambda of this project shares (failover-drill reuses them). */
-export const sharedTaskDeps = (service: string): Omit<ReplaceNodeDeps, 'sleep' | 'compensationSettleMs'> => ({
-  loadConfig: loadConfigCached,
-  // Only the four clients the tasks call: the bundle then carries no SNS or SFN client.
-  clients: () => ({ ec2: ec2Client(), elbv2: elbv2Client(), ddb: ddbClient(), ssm: ssmClient() }),
-  probe: (address, cluster) => probeNode(address, probeOptionsOf(cluster.vault)),
-  nowMs: () => Date.now(),
-  env: process.env,
-  logger: jsonLogger(service),
-});
 
 const defaultDeps = (): ReplaceNodeDeps => ({
   ...sharedTaskDeps('replace-node'),
@@ -268,22 +226,6 @@ async function acquire(deps: ReplaceNodeDeps, event: Ev): Promise<{ owner: strin
   return { owner: ctx.executionName, expiresAt: iso(nowMs + ttlMs) };
 }
 
-/** The controller's view of the cluster (members, probes, lock → verdict), with no history; shared with failover-drill. */
-export async function observeNodes(deps: Pick<ReplaceNodeDeps, 'clients' | 'probe' | 'nowMs'>, cluster: ClusterConfig): Promise<{ members: Member[]; nodes: NodeHealth[]; verdict: SplitBrainVerdict }> {
-  const { ec2, ddb } = deps.clients();
-  const members = await discoverMembers(ec2, cluster);
-  const [probes, lockRead] = await Promise.all([
-    Promise.all(
-      members.map(async (m) => (m.state === 'running' && m.address ? ([m.instanceId, await deps.probe(m.address, cluster)] as const) : undefined)),
-    ),
-    readClusterLock(ddb, cluster.haLock),
-  ]);
-  const byId = new Map(probes.filter((p): p is readonly [string, ProbeResult] => p !== undefined));
-  // No history: a workflow judges one snapshot, as the controller's first tick would.
-  const { nodes, verdict } = assessSnapshot({ cluster, members, probes: byId, lockRead, history: { ticks: [], failureCounts: {} }, nowMs: deps.nowMs() });
-  return { members, nodes, verdict };
-}
-
 async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPlan> {
   const ctx = ctxOf(event);
   const { cluster } = await clusterOf(deps, ctx);
@@ -319,17 +261,6 @@ async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPla
   if (decision.kind === 'refused') throw new RefusedError(cluster.name, slot.name, decision.reasons);
   deps.logger.log('info', 'plan', { cluster: cluster.name, slot: slot.name, steps: decision.plan.steps });
   return decision.plan;
-}
-
-/** SecureString NAME holding a token allowed to step Vault down (read on the node); shared with failover-drill. */
-export function stepDownTokenParameter(deps: Pick<ReplaceNodeDeps, 'env'>, cluster: string): string {
-  return deps.env[ENV.stepDownTokenParameter] || `/vault-ha/${cluster}/step-down-token`;
-}
-
-/** The SSM document name from env (set by serverless.yml), or the project default; shared with failover-drill. */
-export function documentName(deps: Pick<ReplaceNodeDeps, 'env'>, which: 'prepareNode' | 'vaultControl'): string {
-  const fromEnv = deps.env[which === 'prepareNode' ? ENV.prepareDocument : ENV.controlDocument];
-  return fromEnv && fromEnv !== '' ? fromEnv : DEFAULT_DOCUMENT_NAMES[which];
 }
 
 async function stepDown(deps: ReplaceNodeDeps, event: Ev): Promise<{ commandId: string; instanceId: string }> {

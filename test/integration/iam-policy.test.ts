@@ -875,6 +875,21 @@ describe('IAM: what must stay denied', () => {
     }
   });
 
+  it('the drill can stop, start and terminate, but not launch, attach, detach, tag or pass a role', () => {
+    const role = functionRole('FailoverDrillTasksLambdaFunction');
+    const ctx = fromCode('FailoverDrillTasksLambdaFunction', TAGGED);
+    denied(role, { action: 'ec2:RunInstances', resource: ec2Arn('instance', '*'), context: fromCode('FailoverDrillTasksLambdaFunction', requestedTags(CLUSTER_TAG)) });
+    denied(role, { action: 'ec2:RunInstances', resource: ec2Arn('launch-template', world.launchTemplate.id), context: ctx });
+    for (const action of ['ec2:AttachVolume', 'ec2:DetachVolume']) denied(role, { action, resource: dataVolume, context: ctx });
+    denied(role, { action: 'ec2:DetachNetworkInterface', resource: slotEni, context: ctx });
+    denied(role, { action: 'ec2:CreateTags', resource: oldInstance, context: { ...ctx, ...requestedTags({ 'vault-ha:failed-replacement': 'x' }) } });
+    denied(role, { action: 'iam:PassRole', resource: world.nodeRoleArn, context: { ...ctx, 'iam:PassedToService': 'ec2.amazonaws.com' } });
+    for (const action of ['ec2:StopInstances', 'ec2:StartInstances', 'ec2:TerminateInstances']) {
+      const d = check(rolePrincipal(role), role, { action, resource: oldInstance, context: ctx });
+      assert.ok(d.allowed, `the drill may not ${action} its cluster's active: ${d.reason}`);
+    }
+  });
+
   it('the workflows act only on this stage\'s clusters: a resource tagged with another vault-cluster value is out of reach', () => {
     const other = existingTags({ 'vault-cluster': 'payments' });
     for (const fn of ['ReplaceNodeTasksLambdaFunction', 'FailoverDrillTasksLambdaFunction']) {

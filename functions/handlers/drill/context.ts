@@ -13,7 +13,7 @@ import type { RestorePlan } from '../../core/drill-restore.js';
 import { findCluster } from '../../core/replacement.js';
 import { InvalidInputError } from '../errors.js';
 import type { TaskEvent } from '../lib/task-handler.js';
-import { observeNodes, OPERATION_LEASE_SCOPE, type ReplaceNodeDeps } from '../replace-node.js';
+import { observeNodes, OPERATION_LEASE_SCOPE, type ReplaceNodeDeps } from '../lib/workflow.js';
 
 /** Same dependencies as replace-node's tasks (clients, probe, clock, env, logger), plus the drill's own. */
 export interface FailoverDrillDeps extends Omit<ReplaceNodeDeps, 'compensationSettleMs'> {

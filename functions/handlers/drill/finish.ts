@@ -16,7 +16,7 @@ import { taskErrorOf } from '../../core/replacement.js';
 import { VERDICT_KINDS } from '../../core/types.js';
 import type { ClusterConfig } from '../../config/schema.js';
 import { InvalidInputError } from '../errors.js';
-import { REPORT_TTL_SECONDS } from '../replace-node.js';
+import { REPORT_TTL_SECONDS } from '../lib/workflow.js';
 import { clusterOf, ctxOf, injectionOf, iso, preOf, releaseOrWarn, snapshot, type DrillTaskContext, type Ev, type FailoverDrillDeps, type Injection, type PreCheckResult } from './context.js';
 
 export interface PostCheckMark {

@@ -11,11 +11,11 @@ import {
   keepVolumeOnTermination,
   stopInstance,
   terminateInstance,
-} from '../../adapters/ec2-replacement.js';
+} from '../../adapters/ec2-instances.js';
 import { DOCUMENT_PARAMETERS, sendDocument } from '../../adapters/ssm-run.js';
 import type { FaultPlan } from '../../core/drill.js';
 import { attachmentsToProtect } from '../../core/replacement.js';
-import { documentName, stepDownTokenParameter } from '../replace-node.js';
+import { documentName, stepDownTokenParameter } from '../lib/workflow.js';
 import { ctxOf, iso, preOf, type Ev, type FailoverDrillDeps, type Injection } from './context.js';
 
 /** The VaultControl parameters of a fault (names, ports and durations only: never a secret). */

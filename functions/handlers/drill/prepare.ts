@@ -10,7 +10,7 @@ import { planRestore } from '../../core/drill-restore.js';
 import { checkDrillInput, drillLeaseTtlMs, observeBudget, planFault, postCheckBudget, preCheck, restoreBudget } from '../../core/drill.js';
 import { findCluster } from '../../core/replacement.js';
 import { RefusedError } from '../errors.js';
-import { ENV, OPERATION_LEASE_SCOPE } from '../replace-node.js';
+import { ENV, OPERATION_LEASE_SCOPE } from '../lib/workflow.js';
 import { clusterOf, ctxOf, iso, snapshot, type DrillTaskContext, type Ev, type FailoverDrillDeps, type PreCheckResult } from './context.js';
 
 export async function validate(deps: FailoverDrillDeps, event: Ev): Promise<DrillTaskContext> {

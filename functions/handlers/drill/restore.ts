@@ -8,13 +8,13 @@
  */
 import { acquireLease, releaseLease } from '../../adapters/control-table.js';
 import { startInstance } from '../../adapters/drill-ec2.js';
-import { describeInstance } from '../../adapters/ec2-replacement.js';
+import { describeInstance } from '../../adapters/ec2-instances.js';
 import { agentPingStatus, commandInvocation, DOCUMENT_PARAMETERS, sendDocument, type SendDocumentRequest } from '../../adapters/ssm-run.js';
 import { initialRestoreMark, nestedExecutionName, restoredReadiness, restoreExhausted, type RestoreMark } from '../../core/drill-restore.js';
 import { commandOutcome, operationLeaseTtlMs, PREPARE_EXECUTION_TIMEOUT_SECONDS, waitBudgets } from '../../core/replacement.js';
 import type { ClusterConfig } from '../../config/schema.js';
 import { RestoreFailedError } from '../errors.js';
-import { documentName, observeNodes, OPERATION_LEASE_SCOPE } from '../replace-node.js';
+import { documentName, observeNodes, OPERATION_LEASE_SCOPE } from '../lib/workflow.js';
 import { clusterOf, ctxOf, iso, preOf, type DrillTaskContext, type Ev, type FailoverDrillDeps, type PreCheckResult } from './context.js';
 
 /** The environment variable naming the replace-node state machine (serverless.yml sets it for every function). */
