@@ -4,8 +4,9 @@
 //
 //   node [--max-old-space-size=N] bench/footprint-worker.mjs init <handler.mjs>
 //     imports the handler module once; prints {"importMs": ...}
-//   node [--max-old-space-size=N] bench/footprint-worker.mjs invoke <handler.mjs> <budgetMs> <result.json>
-//     imports it and calls `handler({}, context)` once, the way Lambda does, with a
+//   node [--max-old-space-size=N] bench/footprint-worker.mjs invoke <handler.mjs> <budgetMs> <result.json> [<event JSON>]
+//     imports it and calls `handler(event, context)` once (event `{}` unless given,
+//     e.g. `{"shard":0,"of":10}`), the way Lambda does, with a
 //     context whose remaining time counts down from budgetMs (the loop ticks until
 //     its budget runs out). The handler's log lines go to stdout as on Lambda; the
 //     result (CPU time, peak RSS) goes to result.json.
@@ -13,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
-const [mode, handlerPath, budgetArg, resultPath] = process.argv.slice(2);
+const [mode, handlerPath, budgetArg, resultPath, eventArg] = process.argv.slice(2);
 const t0 = performance.now();
 const mod = await import(pathToFileURL(handlerPath).href);
 const importMs = performance.now() - t0;
@@ -40,7 +41,7 @@ if (mode === 'init') {
   let error;
   let report;
   try {
-    report = await mod.handler({}, context);
+    report = await mod.handler(eventArg ? JSON.parse(eventArg) : {}, context);
   } catch (e) {
     error = `${e?.name ?? 'Error'}: ${e?.message ?? e}`;
   }

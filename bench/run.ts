@@ -7,6 +7,9 @@
  *                             only the failover benchmark (bench/failover.ts; ~9 min on 2 cores, `--runs 1` ~2 min)
  *   npm run bench -- --footprint
  *                             bundle sizes, init time, tick time and RSS at scale, monthly cost model (bench/footprint.ts)
+ *   npm run bench -- --scale [--memory MB] [--budget-ms N] [--only 1x3,10x5,100x5,shard] [--hanging 0,0.1]
+ *                             one controller invocation at 1x3, 10x5, 100x5 and one shard of 1,000x5, 0 and 10 % hanging
+ *                             nodes: tick time, AWS calls per tick, peak RSS (bench/scale.ts; ~3 min)
  */
 import { performance } from 'node:perf_hooks';
 import { classifyHealth } from '../functions/core/classify.js';
@@ -103,6 +106,10 @@ async function main(): Promise<void> {
   if (process.argv.includes('--charts')) {
     const { chartsCli } = await import('./charts/cli.js');
     await chartsCli(process.argv.slice(2));
+    return;
+  }
+  if (process.argv.includes('--scale')) {
+    await (await import('./scale.js')).runScaleBench(process.argv.slice(2));
     return;
   }
   if (process.argv.includes('--footprint')) {

@@ -17,3 +17,8 @@ export function readFunctions(): Promise<Array<{ name: string; handler: string; 
 export function esbuildOptions(fn: { entry: string; modulePath: string }, outdir: string): import('esbuild').BuildOptions & { write: false; metafile: true };
 export function initialFiles(metafile: import('esbuild').Metafile, entryOutput: string): Set<string>;
 export const sdkSchemaLiteralKeys: import('esbuild').Plugin;
+export function literalSchemaKeys(source: string): string;
+export function pruneErrorRegistrations(schemasSource: string, errorsSource: string): string;
+export const sdkLeanSchemas: import('esbuild').Plugin;
+export const lambdaEnvCredentials: import('esbuild').Plugin;
+export const noEventStreams: import('esbuild').Plugin;

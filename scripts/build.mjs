@@ -8,12 +8,18 @@
 // - ES module builds of dependencies (`mainFields`: module first). esbuild's
 //   default for platform node prefers `main`, the AWS SDK's CommonJS build,
 //   which cannot be tree-shaken (the EC2 client alone was 1 MB of it).
-// - The AWS SDK's generated schemas made tree-shakable (sdkSchemaLiteralKeys).
-// - Code splitting: what a function reaches only through `import()` (the SDK's
-//   SSO / profile / web-identity credential providers, the clients one path
-//   loads lazily) becomes a chunk of its own, loaded only when that path runs,
-//   so it costs nothing at module init. The chunks sit in the zip next to the
-//   handler; a function's size is the sum of all its files.
+// - The AWS SDK's generated schemas made tree-shakable (literalSchemaKeys), and
+//   the registrations of error classes the SDK's generic error path rebuilds
+//   identically left out (pruneErrorRegistrations): -60 KB per function.
+// - The SDK's default credential chain replaced by the environment-only
+//   provider Lambda needs (lambdaEnvCredentials): -90 KiB per function.
+// - No event-stream serde: no operation we call streams (noEventStreams).
+// - Code splitting: what a function reaches only through `import()` (the
+//   clients one path loads lazily) becomes a chunk of its own, loaded only when
+//   that path runs, so it costs nothing at module init. The chunks sit in the
+//   zip next to the handler; a function's size is the sum of all its files.
+// What is left of the SDK is its floor: `npm run bench -- --footprint` prints
+// it next to each function (a bundle of the same clients and commands, alone).
 import { build } from 'esbuild';
 import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -45,19 +51,117 @@ export async function readFunctions() {
  * This does the same at build time: a computed key naming one of the file's own
  * string constants becomes that string literal. Nothing else changes.
  */
+export function literalSchemaKeys(source) {
+  const strings = new Map();
+  for (const m of source.matchAll(/^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm)) strings.set(m[1], m[2]);
+  return source.replace(/([{,]\s*)\[(_\w+)\]:/g, (all, before, id) => {
+    const literal = strings.get(id);
+    return literal === undefined ? all : `${before}${literal}:`;
+  });
+}
+
+const SDK_SCHEMAS_FILE = /[\\/]node_modules[\\/]@aws-sdk[\\/].*[\\/]dist-es[\\/](?:.*[\\/])?schemas[\\/]schemas_\d+\.js$/;
+
 export const sdkSchemaLiteralKeys = {
   name: 'sdk-schema-literal-keys',
   setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]@aws-sdk[\\/].*[\\/]dist-es[\\/](?:.*[\\/])?schemas[\\/]schemas_\d+\.js$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      const strings = new Map();
-      for (const m of source.matchAll(/^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm)) strings.set(m[1], m[2]);
-      const contents = source.replace(/([{,]\s*)\[(_\w+)\]:/g, (all, before, id) => {
-        const literal = strings.get(id);
-        return literal === undefined ? all : `${before}${literal}:`;
-      });
+    b.onLoad({ filter: SDK_SCHEMAS_FILE }, async (args) => ({ contents: literalSchemaKeys(await readFile(args.path, 'utf8')), loader: 'js' }));
+  },
+};
+
+/**
+ * The error classes a client registers at module load, each with its schema:
+ * every error of the service (SSM: 140 classes, 40 KiB minified), whichever
+ * operations the function calls. An error that is not registered still
+ * reaches the caller, built by the SDK's generic path
+ * (`getErrorSchemaOrThrowBaseException` in @aws-sdk/core: the client's base
+ * exception class, `name` = the wire code, `message`, `$fault`, `$metadata`,
+ * the body's fields copied as they are), which is how every EC2 error arrives
+ * anyway (EC2 models none).
+ *
+ * So a registration is dropped only where the generic path gives the same
+ * error: the class carries nothing but a message (no modeled member that its
+ * schema would deserialize, e.g. DynamoDB's ConditionalCheckFailedException
+ * `Item`), has no `$retryable` trait (read by the SDK's retry strategy), and
+ * its wire code equals its name (no `awsQueryError` code such as ELBv2's
+ * `TargetGroupNotFound` for TargetGroupNotFoundException). What is lost is
+ * `instanceof <that class>`: the project matches AWS errors by name
+ * (functions/adapters/errors.ts isAwsError), never by class, and
+ * test/integration/bundles.test.ts keeps it so. The classes and schemas
+ * nothing references any more are then dropped by tree shaking.
+ *
+ * `errorsSource` is the client's `models/errors.js`. Returns the schemas
+ * source with the prunable `registerError` statements removed.
+ */
+export function pruneErrorRegistrations(schemasSource, errorsSource) {
+  const plainErrors = new Set();
+  const parts = errorsSource.split(/^export class /m).slice(1);
+  for (const part of parts) {
+    const name = /^(\w+) extends /.exec(part)?.[1];
+    if (!name) continue;
+    const head = part.slice(0, part.indexOf('constructor('));
+    if (/\$retryable\b/.test(head)) continue;
+    const fields = [...head.matchAll(/^ {4}(\w+);$/gm)].map((m) => m[1]);
+    if (fields.every((f) => f === 'Message' || f === 'message')) plainErrors.add(name);
+  }
+  return schemasSource.replace(/^(\w+)_registry\.registerError\((\w+)\$, (\w+)\);\n/gm, (all, registry, schema, ctor) => {
+    if (registry === '_s' || schema !== ctor || !plainErrors.has(ctor)) return all;
+    // The schema's traits: `awsQueryError: [code, status]` with a code other than the name keeps it.
+    const decl = new RegExp(`^export var ${schema}\\$ = \\[-3, \\w+, \\w+,\\s*\\{([^}]*)\\}`, 'm').exec(schemasSource);
+    if (!decl) return all;
+    const queryCode = /"awsQueryError":\s*\[`([^`]*)`/.exec(decl[1])?.[1];
+    if (queryCode !== undefined && queryCode !== ctor) return all;
+    return '';
+  });
+}
+
+/** sdkSchemaLiteralKeys plus pruneErrorRegistrations: what the Lambda bundles use. */
+export const sdkLeanSchemas = {
+  name: 'sdk-lean-schemas',
+  setup(b) {
+    b.onLoad({ filter: SDK_SCHEMAS_FILE }, async (args) => {
+      const source = literalSchemaKeys(await readFile(args.path, 'utf8'));
+      const errorsFile = path.join(path.dirname(args.path), '..', 'models', 'errors.js');
+      const contents = existsSync(errorsFile) ? pruneErrorRegistrations(source, await readFile(errorsFile, 'utf8')) : source;
       return { contents, loader: 'js' };
     });
+  },
+};
+
+/**
+ * Lambda bundles only: the SDK's default credential chain
+ * (`@aws-sdk/credential-provider-node` and, through `import()`, its SSO / ini /
+ * process / web-identity / metadata providers with the STS, SSO and sign-in
+ * clients they call) becomes an environment-only provider
+ * (scripts/lambda-env-credentials.mjs): Lambda always hands the role's
+ * credentials in through the environment. The CLI, sandbox and tests run the
+ * TypeScript sources, never this bundle, and keep the full chain.
+ */
+export const lambdaEnvCredentials = {
+  name: 'lambda-env-credentials',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: path.join(root, 'scripts', 'lambda-env-credentials.mjs') }));
+  },
+};
+
+/**
+ * The SDK's HTTP protocols load `@smithy/core/event-streams` through `import()`
+ * for operations with event-stream members. None of the operations these
+ * functions call has one (EC2, ELB, DynamoDB, SSM, SNS, Step Functions,
+ * CloudWatch request/response APIs), yet esbuild ships the 14 KiB chunk. It
+ * becomes a module that fails loudly, naming itself, if that ever changes.
+ */
+export const noEventStreams = {
+  name: 'no-event-streams',
+  setup(b) {
+    b.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) => ({ path: args.path, namespace: 'no-event-streams' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-event-streams' }, () => ({
+      loader: 'js',
+      contents:
+        "const unavailable = () => { const e = new Error('event streams are not bundled (scripts/build.mjs noEventStreams): an operation with an event-stream member needs them'); e.name = 'EventStreamsNotBundledError'; throw e; };\n" +
+        'export class EventStreamSerde { constructor() { unavailable(); } }\n' +
+        'export const eventStreamSerdeProvider = () => unavailable();\n',
+    }));
   },
 };
 
@@ -88,7 +192,7 @@ export function esbuildOptions(fn, outdir) {
     // Some transitive dependencies are CommonJS and could call require().
     banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
     metafile: true,
-    plugins: [sdkSchemaLiteralKeys],
+    plugins: [sdkLeanSchemas, lambdaEnvCredentials, noEventStreams],
   };
 }
 

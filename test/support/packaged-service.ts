@@ -36,18 +36,23 @@ export interface PackagedService {
   templatePath: string;
 }
 
-let packaged: Promise<PackagedService> | undefined;
+const packaged = new Map<string, Promise<PackagedService>>();
 
-/** The packaged template, packaged at most once per process. */
-export function packagedService(): Promise<PackagedService> {
-  packaged ??= packageCopy();
-  return packaged;
+/**
+ * The packaged template, packaged at most once per process (and per set of
+ * extra `--param="name=value"`s, e.g. `{ controllerShards: '3' }`).
+ */
+export function packagedService(params: Record<string, string> = {}): Promise<PackagedService> {
+  const key = JSON.stringify(Object.entries(params).sort());
+  let p = packaged.get(key);
+  if (!p) packaged.set(key, (p = packageCopy(params)));
+  return p;
 }
 
 /** A zip with no entries (just the end-of-central-directory record). */
 const EMPTY_ZIP = Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
 
-async function packageCopy(): Promise<PackagedService> {
+async function packageCopy(params: Record<string, string>): Promise<PackagedService> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vault-ha-package-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -84,7 +89,8 @@ async function packageCopy(): Promise<PackagedService> {
   };
   const cli = path.join(repoRoot, 'node_modules/osls/bin/serverless.js');
   // The stage's cluster tag values (IAM scopes every workflow mutation to them): the tests' clusters.
-  await run(process.execPath, [cli, 'package', '--stage', TEST_STAGE, `--param=clusterTagValues=${TEST_CLUSTER_TAG_VALUES.join(',')}`], { cwd: dir, env, timeout: 120_000 });
+  const extra = Object.entries(params).map(([k, v]) => `--param=${k}=${v}`);
+  await run(process.execPath, [cli, 'package', '--stage', TEST_STAGE, `--param=clusterTagValues=${TEST_CLUSTER_TAG_VALUES.join(',')}`, ...extra], { cwd: dir, env, timeout: 120_000 });
   const templatePath = path.join(dir, '.serverless/cloudformation-template-update-stack.json');
   if (!existsSync(templatePath)) throw new Error(`serverless package wrote no ${templatePath}`);
   return { template: JSON.parse(await readFile(templatePath, 'utf8')) as CfnTemplate, templatePath };

@@ -1,0 +1,141 @@
+/**
+ * `npm run bench -- --scale`: one controller invocation per fleet size, with
+ * the built controller bundle (scripts/build.mjs) against the simulated fleet
+ * of bench/scale-fleet.ts: 1 x 3, 10 x 5, 100 x 5 and one shard of a
+ * 1,000 x 5 fleet (`{ shard: 0, of: 10 }`: the config and EC2 hold all 1,000
+ * clusters, only the shard's ~100 have nodes to probe), each with 0 % and
+ * 10 % hanging nodes (accept TCP, never answer).
+ *
+ * Per run: tick time (first tick of the invocation, and the steady ones), the
+ * AWS calls per tick as counted at the local endpoints (whatever the
+ * controller's call pattern is), peak RSS; and met / NOT met for "every tick
+ * <= probe timeout + 1 s" (issue 9). Nothing asserts.
+ *
+ * Options: --memory 1024 (MB: the heap cap, 90 % of it)  --budget-ms 30000 (the invocation's time)
+ *          --only 1x3,10x5,100x5,shard  --hanging 0,0.1
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildAll } from '../scripts/build.mjs';
+import { shardOf } from '../functions/core/shard.js';
+import { unzip } from './footprint.js';
+import { median, runTicks, startFleet, type AwsCall, type FleetOptions, type TickRun } from './scale-fleet.js';
+
+export const PROBE_TIMEOUT_MS = 2000;
+/** Issue 9: every tick, the first of an invocation included, within the probe timeout + 1 s. */
+export const TICK_LIMIT_MS = PROBE_TIMEOUT_MS + 1000;
+
+export interface ScaleCase {
+  key: string;
+  label: string;
+  fleet: Omit<FleetOptions, 'hangingFraction'>;
+  event?: { shard: number; of: number };
+}
+
+export function scaleCases(): ScaleCase[] {
+  const shard = { shard: 0, of: 10 };
+  return [
+    { key: '1x3', label: '   1 x 3', fleet: { clusters: 1, nodesPerCluster: 3 } },
+    { key: '10x5', label: '  10 x 5', fleet: { clusters: 10, nodesPerCluster: 5 } },
+    { key: '100x5', label: ' 100 x 5', fleet: { clusters: 100, nodesPerCluster: 5 } },
+    {
+      key: 'shard',
+      label: '1000 x 5, shard 0 of 10',
+      fleet: { clusters: 1000, nodesPerCluster: 5, served: (name: string) => shardOf(name, shard.of) === shard.shard },
+      event: shard,
+    },
+  ];
+}
+
+/** `service:Operation count, ...`, most frequent first. */
+export function callSummary(calls: AwsCall[]): string {
+  const by = new Map<string, number>();
+  for (const c of calls) by.set(c.api, (by.get(c.api) ?? 0) + 1);
+  return [...by].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([api, n]) => `${api} ${n}`).join(', ') || 'none';
+}
+
+/**
+ * The steady ticks' calls: ticks 2 .. n-1 (the first takes leases and loads
+ * state; the last also holds the end-of-invocation writes), or 2 .. n when
+ * there are too few; the tick with the median count stands for them.
+ */
+export function steadyCalls(perTick: AwsCall[][]): { median: number; sample: AwsCall[] } | undefined {
+  const steady = perTick.length > 3 ? perTick.slice(1, -1) : perTick.slice(1);
+  if (steady.length === 0) return undefined;
+  const m = median(steady.map((t) => t.length));
+  const sample = [...steady].sort((a, b) => Math.abs(a.length - m) - Math.abs(b.length - m))[0]!;
+  return { median: m, sample };
+}
+
+function option(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+
+export async function runScaleBench(argv: string[]): Promise<void> {
+  const memoryMb = Number(option(argv, '--memory') ?? 1024);
+  const budgetMs = Number(option(argv, '--budget-ms') ?? 30_000);
+  const only = option(argv, '--only')?.split(',');
+  const hanging = (option(argv, '--hanging') ?? '0,0.1').split(',').map(Number);
+  const cases = scaleCases().filter((c) => !only || only.includes(c.key));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vault-ha-scale-'));
+  const summary: Array<[string, string, boolean]> = [];
+  try {
+    const built = await buildAll({ quiet: true, outDir: path.join(dir, 'build') });
+    const controller = built.find((b) => b.name === 'controller');
+    if (!controller) throw new Error('no controller function in serverless.yml');
+    const root = path.join(dir, 'controller');
+    for (const f of unzip(await readFile(controller.zipPath))) {
+      await mkdir(path.dirname(path.join(root, f.name)), { recursive: true });
+      await writeFile(path.join(root, f.name), f.data);
+    }
+    const handler = path.join(root, controller.handlerFile);
+    console.log(`== one controller invocation per line: the built bundle (${(controller.bundleBytes / 1000).toFixed(0)} KB) in a fresh process, heap capped at 90 % of ${memoryMb} MB, ${budgetMs / 1000} s budget`);
+    console.log(`   tiny HTTP Vault nodes, the sandbox's EC2/ELBv2, dynalite; probe timeout ${PROBE_TIMEOUT_MS / 1000} s, tick every 2 s; AWS calls counted at the endpoints`);
+    for (const c of cases) {
+      for (const fraction of hanging) {
+        const fleet = await startFleet({ ...c.fleet, hangingFraction: fraction, probeTimeoutMs: PROBE_TIMEOUT_MS, probeIntervalSeconds: 2 });
+        let r: TickRun;
+        try {
+          r = await runTicks(fleet, handler, { memoryMb, dir, budgetMs, tag: `${c.key}-${fraction}`, ...(c.event ? { event: c.event } : {}) });
+        } finally {
+          await fleet.stop();
+        }
+        const ticked = Object.values(r.verdicts).reduce((n, v) => n + v, 0);
+        const hang = `${fleet.hangingNodes}/${fleet.servedNodes} nodes hanging`;
+        const head = `${c.label}, ${hang}`;
+        if (r.error || r.ticks === 0) {
+          console.log(`${head}: ERROR ${r.error ?? 'no tick seen'}`);
+          summary.push([`${c.label}, ${Math.round(fraction * 100)} % hanging: every tick ≤ ${TICK_LIMIT_MS / 1000} s`, 'no tick measured', false]);
+          continue;
+        }
+        const first = r.callsPerTick[0] ?? [];
+        const steady = steadyCalls(r.callsPerTick);
+        const verdicts = Object.entries(r.verdicts).map(([k, n]) => `${n} ${k}`).join(', ');
+        const maxTickMs = Math.max(...r.tickWallsMs);
+        console.log(
+          `${head}: ${ticked} clusters ticked, ${r.ticks} ticks; first tick ${r.firstTickMs.toFixed(0)} ms, steady ${r.steadyTickMs.toFixed(0)} ms ` +
+            `(max ${maxTickMs.toFixed(0)} ms); peak RSS ${mib(r.peakRssBytes)}; verdicts: ${verdicts || 'none'}`,
+        );
+        console.log(`     AWS calls, first tick: ${first.length} (${callSummary(first)})`);
+        if (steady) {
+          console.log(
+            `     AWS calls, steady tick: ${steady.median} (${ticked > 0 ? (steady.median / ticked).toFixed(2) : '?'} per cluster; median tick: ${callSummary(steady.sample)})`,
+          );
+        }
+        summary.push([
+          `${c.label}, ${Math.round(fraction * 100)} % hanging: every tick ≤ ${TICK_LIMIT_MS / 1000} s`,
+          `first ${(r.firstTickMs / 1000).toFixed(2)} s, max ${(maxTickMs / 1000).toFixed(2)} s over ${r.ticks} ticks`,
+          maxTickMs <= TICK_LIMIT_MS,
+        ]);
+      }
+    }
+    console.log('\n== scale targets');
+    for (const [what, value, ok] of summary) console.log(`${(ok ? 'met' : 'NOT met').padEnd(7)} ${what}: ${value}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
