@@ -16,7 +16,7 @@ import { Output, type Writable } from './lib/output.js';
 import { pauseCommand, PAUSE_OPTIONS, resumeCommand, RESUME_OPTIONS } from './pause.js';
 import { statusCommand, STATUS_OPTIONS } from './status.js';
 import { unlockCommand, UNLOCK_OPTIONS } from './unlock.js';
-import { drillCommand, DRILL_OPTIONS, replaceCommand, REPLACE_OPTIONS } from './workflow.js';
+import { drillCommand, DRILL_OPTIONS, DRILL_USAGE, replaceCommand, REPLACE_OPTIONS } from './workflow.js';
 
 interface Command {
   options: OptionsSpec;
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, Command> = {
   drill: {
     options: DRILL_OPTIONS,
     run: drillCommand,
-    usage: 'drill --cluster C --scenario step-down|kill-active|stop-active-instance|terminate-active [--max-rto SECONDS] [--dry-run] [--no-wait] [--timeout 30m] [--poll 2s]',
+    usage: DRILL_USAGE,
   },
   replace: { options: REPLACE_OPTIONS, run: replaceCommand, usage: 'replace --cluster C --slot S [--force] [--dry-run] [--reason TEXT] [--no-wait] [--timeout 60m] [--poll 2s]' },
   pause: { options: PAUSE_OPTIONS, run: pauseCommand, usage: 'pause --cluster C [--for 1h] [--reason TEXT]' },

@@ -1,8 +1,11 @@
 /**
- * `vault-ha drill --cluster C --scenario S` and `vault-ha replace --cluster C
+ * `vault-ha drill --cluster C --scenario S [...]` and `vault-ha replace --cluster C
  * --slot S [--force] [--dry-run]`: start the deployed state machine with the
- * documented input (DESIGN §4.5), follow it phase by phase (bounded by
- * --timeout), print its report. `--no-wait` only starts it.
+ * documented input (DESIGN §4.5; the drill's fields as
+ * functions/config/schema.ts failoverDrillInputSchema accepts them, one flag
+ * each: DRILL_INPUT_FLAGS), follow it phase by phase (bounded by --timeout),
+ * print its report. `--no-wait` only starts it. A bad value is a usage error
+ * naming the input field, its flag and the expected type, before any AWS call.
  *
  * Refused before starting (exit 4, nothing started): another execution holds
  * the cluster's operation lease; a drill while the cluster is paused (the
@@ -11,11 +14,11 @@
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { core as zodCore } from 'zod/mini';
 import { formatIssues } from '../functions/config/errors.js';
-import { DRILL_SCENARIOS, failoverDrillInputSchema, replaceNodeInputSchema } from '../functions/config/schema.js';
+import { DRILL_SCENARIOS, failoverDrillInputSchema, replaceNodeInputSchema, type FailoverDrillInput } from '../functions/config/schema.js';
 import { LEASE_SCOPES, readLease } from '../functions/adapters/control-table.js';
 import { readPause } from '../functions/adapters/pause.js';
 import { activePause, formatDuration, parseDuration, pauseSentence } from '../functions/core/pause.js';
-import { flag, requireOption, stringOption, type OptionsSpec } from './lib/args.js';
+import { flag, listOption, requireOption, stringOption, type OptionsSpec } from './lib/args.js';
 import type { CliContext } from './lib/context.js';
 import { EXIT, NotFoundError, RefusedError, UsageError, type ExitCode } from './lib/errors.js';
 import { executionNameFor, followExecution, reportOfExecution, startExecution } from './lib/executions.js';
@@ -28,7 +31,37 @@ const WAIT_OPTIONS: OptionsSpec = {
   timeout: { type: 'string', valueName: 'DURATION' },
   poll: { type: 'string', valueName: 'DURATION' },
 };
-export const DRILL_OPTIONS: OptionsSpec = { ...WAIT_OPTIONS, scenario: { type: 'string', valueName: 'SCENARIO' }, 'max-rto': { type: 'string', valueName: 'SECONDS' } };
+
+/**
+ * Every optional field of the failover-drill input and the flag that sets it
+ * (`cluster` and `scenario` are --cluster and --scenario). One list for the
+ * parser, the usage text and the error messages; a test checks it covers
+ * every field failoverDrillInputSchema accepts.
+ */
+export const DRILL_INPUT_FLAGS = [
+  { field: 'maxRtoSeconds', flag: 'max-rto', kind: 'number', valueName: 'SECONDS' },
+  { field: 'maxSplitBrainSeconds', flag: 'max-split-brain', kind: 'number', valueName: 'SECONDS' },
+  { field: 'stopOnAlarms', flag: 'stop-on-alarm', kind: 'list', valueName: 'ALARM[,ALARM...]' },
+  { field: 'restore', flag: 'no-restore', kind: 'false' },
+  { field: 'dryRun', flag: 'dry-run', kind: 'true' },
+] as const satisfies ReadonlyArray<{ field: keyof FailoverDrillInput; flag: string; kind: 'number' | 'list' | 'true' | 'false'; valueName?: string }>;
+
+export const DRILL_OPTIONS: OptionsSpec = {
+  ...WAIT_OPTIONS,
+  scenario: { type: 'string', valueName: 'SCENARIO' },
+  'max-rto': { type: 'string', valueName: 'SECONDS' },
+  'max-split-brain': { type: 'string', valueName: 'SECONDS' },
+  'stop-on-alarm': { type: 'string', valueName: 'ALARM[,ALARM...]', repeatable: true },
+  restore: { type: 'boolean' },
+  'no-restore': { type: 'boolean' },
+};
+
+/** `vault-ha drill`'s usage line: every scenario from DRILL_SCENARIOS, every input flag from DRILL_INPUT_FLAGS. */
+export const DRILL_USAGE = [
+  `drill --cluster C --scenario ${DRILL_SCENARIOS.join('|')}`,
+  ...DRILL_INPUT_FLAGS.map((f) => (f.kind === 'list' ? `[--${f.flag} ${f.valueName}]...` : f.kind === 'number' ? `[--${f.flag} ${f.valueName}]` : `[--${f.flag}]`)),
+  '[--no-wait] [--timeout 30m] [--poll 2s]',
+].join(' ');
 export const REPLACE_OPTIONS: OptionsSpec = {
   ...WAIT_OPTIONS,
   slot: { type: 'string', valueName: 'SLOT' },
@@ -46,18 +79,43 @@ const MIN_POLL_MS = 100;
 export async function drillCommand(ctx: CliContext): Promise<ExitCode> {
   const cluster = requireOption(ctx.args, 'cluster', 'the cluster to drill');
   const scenario = requireOption(ctx.args, 'scenario', `one of ${DRILL_SCENARIOS.join(', ')}`);
-  const maxRto = stringOption(ctx.args, 'max-rto');
-  const input = validate(() =>
-    failoverDrillInputSchema.parse({
-      cluster,
-      scenario,
-      ...(flag(ctx.args, 'dry-run') ? { dryRun: true } : {}),
-      ...(maxRto !== undefined ? { maxRtoSeconds: Number(maxRto) } : {}),
-    }),
-  );
+  if (flag(ctx.args, 'restore') && flag(ctx.args, 'no-restore')) throw new UsageError('--restore and --no-restore together: give one');
   // Only what the operator gave: defaults are the state machine's to apply.
-  const sent: Record<string, unknown> = { cluster: input.cluster, scenario: input.scenario, ...(input.dryRun ? { dryRun: true } : {}), ...(maxRto !== undefined ? { maxRtoSeconds: input.maxRtoSeconds } : {}) };
+  const given: Record<string, unknown> = { cluster, scenario };
+  for (const f of DRILL_INPUT_FLAGS) {
+    if (f.kind === 'number') {
+      const text = stringOption(ctx.args, f.flag);
+      // A number only when it reads as one ("1e3" and "0x10" do not): anything else reaches the
+      // schema as text, so the error says the field wants a number.
+      if (text !== undefined) given[f.field] = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+    } else if (f.kind === 'list') {
+      const values = listOption(ctx.args, f.flag).flatMap((v) => v.split(',').map((x) => x.trim()));
+      if (values.length > 0) given[f.field] = values;
+    } else if (f.kind === 'true') {
+      if (flag(ctx.args, f.flag)) given[f.field] = true;
+    } else if (flag(ctx.args, f.flag)) given[f.field] = false;
+  }
+  if (flag(ctx.args, 'restore')) given['restore'] = true;
+  const input = validateDrill(given);
+  const sent: Record<string, unknown> = {};
+  for (const k of Object.keys(given)) sent[k] = input[k as keyof FailoverDrillInput];
   return runWorkflow(ctx, 'failover-drill', input.cluster, input.scenario, sent);
+}
+
+/** The drill input against the state machine's own schema; each problem names the field, its flag and what it expects. */
+function validateDrill(given: Record<string, unknown>): FailoverDrillInput {
+  const r = failoverDrillInputSchema.safeParse(given);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((issue) => {
+    const field = String(issue.path[0] ?? '');
+    const f = DRILL_INPUT_FLAGS.find((x) => x.field === field);
+    const flagName = field === 'cluster' || field === 'scenario' ? field : f?.flag;
+    const line = formatIssues([issue])[0] ?? issue.message;
+    if (flagName === undefined) return line;
+    const shown = f?.kind === 'number' && typeof given[field] === 'string' ? `, given "${String(given[field]).slice(0, 40)}"` : '';
+    return line.replace(/^([^:]+):/, `$1 (--${flagName}${shown}):`);
+  });
+  throw new UsageError(`invalid input: ${problems.join('; ')}`);
 }
 
 export async function replaceCommand(ctx: CliContext): Promise<ExitCode> {
@@ -167,6 +225,12 @@ function renderReport(ctx: CliContext, kind: WorkflowKind, arn: string, status: 
     for (const p of asStrings(r['plan'])) out.line(`  would: ${p}`);
   } else {
     out.line(`  active:  ${String(r['oldActive'] ?? '-')} → ${String(r['newActive'] ?? '-')}; RTO ${r['rtoSeconds'] ?? '-'} s (max ${String(r['maxRtoSeconds'] ?? '-')} s)`);
+    const stop = r['stop'] as { condition?: unknown; reason?: unknown } | null | undefined;
+    if (stop && typeof stop.reason === 'string') out.line(`  stopped: ${String(stop.condition)}: ${stop.reason}`);
+    const restore = r['restore'] as { status?: unknown; durationSeconds?: unknown; detail?: unknown } | undefined;
+    if (restore && typeof restore.status === 'string') {
+      out.line(`  restore: ${restore.status}${typeof restore.durationSeconds === 'number' ? ` in ${restore.durationSeconds} s` : ''}${typeof restore.detail === 'string' && restore.detail !== '' ? ` (${restore.detail})` : ''}`);
+    }
     const next = (r['postCheck'] as { nextStep?: unknown } | undefined)?.nextStep;
     if (typeof next === 'string') out.line(`  next step: ${next}`);
     if (typeof r['plannedFault'] === 'string') out.line(`  would inject: ${r['plannedFault']}`);

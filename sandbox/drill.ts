@@ -24,11 +24,13 @@
  * that is the REAL replace-node definition run by the same interpreter.
  */
 import { fileURLToPath } from 'node:url';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { describeAlarmStates } from '../functions/adapters/alarms.js';
 import type { Config } from '../functions/config/schema.js';
 import { failoverDrillInputSchema } from '../functions/config/schema.js';
 import { observeBudget, postCheckBudget, type AlarmState, type DrillScenario } from '../functions/core/drill.js';
@@ -63,7 +65,7 @@ function definition(kind: keyof typeof DEFINITIONS): Promise<AslDefinition> {
 export interface SandboxDrillOptions {
   /** Probe clients through the sandbox's listener (default true). */
   listener?: boolean;
-  /** Stop-condition alarms' states: the sandbox has no CloudWatch, so a drill naming alarms needs this. */
+  /** Stop-condition alarms' states (default: the sandbox's CloudWatch endpoint, through the real adapter). */
   alarms?: (names: readonly string[]) => Promise<AlarmState[]>;
 }
 
@@ -85,6 +87,7 @@ export function sandboxClients(sb: Sandbox) {
     ssm: new SSMClient({ ...awsCfg, endpoint: sb.ssm.endpoint }),
     ddb: new DynamoDBClient({ ...awsCfg, endpoint: sb.dynamo.endpoint }),
     sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
+    cloudwatch: new CloudWatchClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_CLOUDWATCH }),
   };
 }
 type Clients = ReturnType<typeof sandboxClients>;
@@ -174,11 +177,8 @@ export async function runLocalDrill(sb: Sandbox, run: LocalRun, opts: SandboxDri
         VAULT_HA_REPLACE_NODE_ARN: sandboxReplaceNodeArn(sb),
       },
       logger: silentLogger,
-      alarms:
-        opts.alarms ??
-        (async () => {
-          throw new Error('the sandbox has no CloudWatch endpoint: give the scenario the alarm states to evaluate stopOnAlarms');
-        }),
+      // The real adapter against the sandbox's CloudWatch endpoint (sandbox/aws/cloudwatch.ts).
+      alarms: opts.alarms ?? ((names) => describeAlarmStates(clients.cloudwatch, names)),
     });
     const handler = async (event: { action?: unknown }, context: unknown): Promise<unknown> => {
       const out = await tasks(event as never, context as never);

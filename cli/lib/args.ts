@@ -5,12 +5,13 @@
  */
 import { UsageError } from './errors.js';
 
-export type OptionSpec = { type: 'boolean' } | { type: 'string'; valueName: string };
+/** A `repeatable` string option may be given several times; its values are kept in order (listOption). */
+export type OptionSpec = { type: 'boolean' } | { type: 'string'; valueName: string; repeatable?: boolean };
 export type OptionsSpec = Record<string, OptionSpec>;
 
 export interface ParsedArgs {
   positionals: string[];
-  options: Record<string, string | boolean | undefined>;
+  options: Record<string, string | boolean | string[] | undefined>;
 }
 
 /** Options every command accepts (README "Operate" > "Global options"). */
@@ -28,7 +29,7 @@ export const GLOBAL_OPTIONS: OptionsSpec = {
 
 export function parseArgs(argv: readonly string[], spec: OptionsSpec): ParsedArgs {
   const all: OptionsSpec = { ...GLOBAL_OPTIONS, ...spec };
-  const options: Record<string, string | boolean | undefined> = {};
+  const options: Record<string, string | boolean | string[] | undefined> = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -62,6 +63,11 @@ export function parseArgs(argv: readonly string[], spec: OptionsSpec): ParsedArg
       i++;
     }
     if (value.trim() === '') throw new UsageError(`--${name} needs a value (${opt.valueName})`);
+    if (opt.repeatable === true) {
+      const seen = options[name];
+      options[name] = [...(Array.isArray(seen) ? seen : []), value];
+      continue;
+    }
     if (options[name] !== undefined) throw new UsageError(`--${name} given twice`);
     options[name] = value;
   }
@@ -71,6 +77,12 @@ export function parseArgs(argv: readonly string[], spec: OptionsSpec): ParsedArg
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const v = args.options[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** Every value of a repeatable option, in the order given ([] when absent). */
+export function listOption(args: ParsedArgs, name: string): string[] {
+  const v = args.options[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 export function requireOption(args: ParsedArgs, name: string, what: string): string {

@@ -1,13 +1,15 @@
 /**
  * Local AWS for the sandbox: EC2, ELBv2, Classic ELB (+ the load balancers'
- * data plane) and SNS endpoints over one in-memory world and one clock. The
- * project's unmodified SDK clients reach them only through the SDK's standard
- * endpoint settings (`AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2`,
- * `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING`, `AWS_ENDPOINT_URL_SNS`, or
- * `endpoint` in a client config) — see `endpointEnv()`.
+ * data plane), SNS and CloudWatch (alarms) endpoints over one in-memory world
+ * and one clock. The project's unmodified SDK clients reach them only through
+ * the SDK's standard endpoint settings (`AWS_ENDPOINT_URL_EC2`,
+ * `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2`, `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING`,
+ * `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_CLOUDWATCH`, or `endpoint` in a
+ * client config) — see `endpointEnv()`.
  */
 import { AlbDataPlane, type AlbDataPlaneOptions } from './alb-data-plane.js';
 import { ClassicElbEndpoint, ClassicLoadBalancers } from './classic-elb.js';
+import { CloudWatchEndpoint, type AlarmSpec } from './cloudwatch.js';
 import { Ec2Endpoint } from './ec2.js';
 import { Elbv2Endpoint, TargetGroupRegistry } from './elbv2.js';
 import { SnsEndpoint } from './sns.js';
@@ -18,13 +20,21 @@ export interface LocalAwsOptions {
   world?: World;
   worldOptions?: WorldOptions;
   alb?: Omit<AlbDataPlaneOptions, 'world' | 'registry'>;
+  /** The CloudWatch alarms the sandbox knows (default: SANDBOX_ALARMS). */
+  alarms?: AlarmSpec[];
 }
+
+/** An alarm every sandbox has, in OK, so a drill can name a stop condition out of the box. */
+export const SANDBOX_ALARMS: readonly AlarmSpec[] = [
+  { name: 'vault-sandbox-5xx', description: 'Sandbox: 5xx answers through the load balancer', state: 'OK', reason: 'Threshold Crossed: no datapoints were breaching the threshold (sandbox)' },
+];
 
 export interface LocalAwsEndpoints {
   ec2: string;
   elbv2: string;
   elb: string;
   sns: string;
+  cloudwatch: string;
 }
 
 export class LocalAws {
@@ -37,6 +47,7 @@ export class LocalAws {
   readonly classic: ClassicLoadBalancers;
   readonly elb: ClassicElbEndpoint;
   readonly sns: SnsEndpoint;
+  readonly cloudwatch: CloudWatchEndpoint;
   private endpoints: LocalAwsEndpoints | undefined;
 
   constructor(opts: LocalAwsOptions = {}) {
@@ -48,15 +59,16 @@ export class LocalAws {
     this.classic = new ClassicLoadBalancers(this.world, this.targetGroups);
     this.elb = new ClassicElbEndpoint(this.world, this.classic);
     this.sns = new SnsEndpoint(this.world);
+    this.cloudwatch = new CloudWatchEndpoint({ region: this.world.region, accountId: this.world.accountId, now: () => this.world.clock.nowMs(), alarms: [...(opts.alarms ?? SANDBOX_ALARMS)] });
   }
 
-  /** Starts the three endpoints on 127.0.0.1 (ephemeral ports) and the health checker. */
+  /** Starts every endpoint on 127.0.0.1 (ephemeral ports) and the health checker. */
   async start(): Promise<LocalAwsEndpoints> {
     if (this.endpoints) return this.endpoints;
     try {
-      const [ec2, elbv2, elb, sns] = await Promise.all([this.ec2.start(), this.elbv2.start(), this.elb.start(), this.sns.start()]);
+      const [ec2, elbv2, elb, sns, cloudwatch] = await Promise.all([this.ec2.start(), this.elbv2.start(), this.elb.start(), this.sns.start(), this.cloudwatch.start()]);
       this.alb.start();
-      this.endpoints = { ec2, elbv2, elb, sns };
+      this.endpoints = { ec2, elbv2, elb, sns, cloudwatch };
       return this.endpoints;
     } catch (err) {
       await this.stop();
@@ -72,12 +84,13 @@ export class LocalAws {
       AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: this.endpoints.elbv2,
       AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING: this.endpoints.elb,
       AWS_ENDPOINT_URL_SNS: this.endpoints.sns,
+      AWS_ENDPOINT_URL_CLOUDWATCH: this.endpoints.cloudwatch,
     };
   }
 
   /** Closes every server and listener and clears every timer (world clock included). */
   async stop(): Promise<void> {
-    await Promise.allSettled([this.alb.stop(), this.ec2.stop(), this.elbv2.stop(), this.elb.stop(), this.sns.stop()]);
+    await Promise.allSettled([this.alb.stop(), this.ec2.stop(), this.elbv2.stop(), this.elb.stop(), this.sns.stop(), this.cloudwatch.stop()]);
     this.targetGroups.dispose();
     await this.world.dispose();
     this.endpoints = undefined;
@@ -98,6 +111,8 @@ export type { BalancerKind, HealthCheckSettings, TargetGroup, TargetGroupSpec, T
 export { ClassicElbEndpoint, ClassicLoadBalancers, CLASSIC_DEFAULT_HEALTH_CHECK, CLASSIC_DESCRIPTIONS, ELB_API_VERSION, parseClassicTarget } from './classic-elb.js';
 export type { ClassicHealthCheck, ClassicLoadBalancerSpec, InstanceHealthView } from './classic-elb.js';
 export { SnsEndpoint, SNS_API_VERSION } from './sns.js';
+export { CloudWatchEndpoint, CLOUDWATCH_TARGET_PREFIX, ALARM_STATES } from './cloudwatch.js';
+export type { AlarmSpec, AlarmStateChange, AlarmStateValue, SandboxAlarm } from './cloudwatch.js';
 export type { PublishedMessage, SnsMessageAttribute } from './sns.js';
 export { AwsApiError } from './query-protocol.js';
 export { World, ScaledClock, DEFAULT_TIMINGS, INSTANCE_STATE_CODE } from './world.js';

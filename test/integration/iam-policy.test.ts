@@ -74,8 +74,10 @@
  *   (calls from the function's code carry lambda:SourceFunctionArn, the
  *   network-interface calls Lambda makes for a VPC function do not).
  * - [CW-ALARMS] Service Authorization Reference, "Actions, resources, and
- *   condition keys for Amazon CloudWatch": DescribeAlarms reads alarm states
- *   (granted on "*", which holds whether or not it takes alarm ARNs).
+ *   condition keys for Amazon CloudWatch": DescribeAlarms (Read) takes the
+ *   `alarm` resource type; CloudWatch API Reference, DescribeAlarms: composite
+ *   alarms are returned only when the permission is on "*", so it is granted
+ *   on "*" (stopOnAlarms may name composite alarms).
  */
 import { beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
