@@ -3,9 +3,18 @@
  * `expiresAt` in Unix SECONDS. Everything for cluster <name> lives under
  * `pk = cluster#<name>`:
  *
- *   lease#<scope>          lease excluding overlapping runs (controller, operation)
- *   state                  controller memory between invocations (history, hysteresis)
- *   obs#<ISO time>         one observation per tick (short TTL)
+ *   lease#<scope>          lease excluding overlapping runs (controller, operation);
+ *                          a controller run's claim lives as long as the run and
+ *                          is marked `runLease`: the run's own lease says if it lives
+ *   state                  controller memory between invocations (history, hysteresis),
+ *                          written when it changed and at the end of a run
+ *   obs#<ISO time>         an observation when a tick's verdict, plan or classes
+ *                          changed, or it acted, plus a heartbeat (short TTL)
+ *
+ * and, for each controller run (one Lambda invocation), under `pk = run#<owner>`:
+ *
+ *   lease#run              the run's lease: one item for all its clusters, renewed
+ *                          as its expiry needs; a successor asks it to hand over here
  *   verdict#<ISO time>     verdict transitions (kept 90 days)
  *   report#<kind>#<id>     replace / drill reports
  *
@@ -22,6 +31,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { VERDICT_KINDS, type ClusterHistory, type VerdictKind } from '../core/types.js';
 import { ControlItemCorruptError, HandoverRequestedError, ItemTooLargeError, LeaseBusyError, AwsTransientError, isAwsError, toAdapterError } from './errors.js';
 
@@ -43,6 +53,8 @@ export interface LeaseRecord {
   purpose?: string;
   /** A successor asked the holder to hand the lease over (controller invocations overlapping at the schedule boundary). */
   handoverRequestedBy?: string;
+  /** A controller run's claim: whether its holder still lives is said by the run's own lease (RunLease). */
+  runLease?: boolean;
 }
 
 export interface LeaseRequest {
@@ -58,6 +70,10 @@ export interface LeaseRequest {
    * instead of ticking on, so exactly one run acts at any moment.
    */
   yieldToSuccessor?: boolean;
+  /** Marks the item as a controller run's claim (LeaseRecord.runLease). */
+  runLease?: boolean;
+  /** Also take the lease from this owner, live or not (its run is known to be over: see readRunLease). */
+  takeFrom?: string;
 }
 
 export interface ClusterState {
@@ -67,6 +83,8 @@ export interface ClusterState {
   lastNotifiedVerdict?: VerdictKind;
   /** Since when each instance has been seen gone (stopped/terminated/unreachable), for auto-replace. */
   goneSinceMs: Record<string, number>;
+  /** The last observation item written (functions/core/bookkeeping.ts): what it said and when. */
+  observed?: { signature: string; atMs: number };
 }
 
 export interface VerdictTransition {
@@ -117,7 +135,9 @@ export async function acquireLease(ddb: DynamoDBClient, table: string, req: Leas
     expiresAtMs: n(record.expiresAtMs),
     expiresAt: n(Math.ceil(record.expiresAtMs / 1000) + LEASE_TTL_GRACE_SECONDS),
     ...(record.purpose !== undefined ? { purpose: { S: record.purpose } } : {}),
+    ...(req.runLease ? { runLease: { BOOL: true } } : {}),
   };
+  if (req.runLease) record.runLease = true;
 
   for (let attempt = 1; attempt <= ACQUIRE_ATTEMPTS; attempt++) {
     try {
@@ -126,16 +146,21 @@ export async function acquireLease(ddb: DynamoDBClient, table: string, req: Leas
           TableName: table,
           Item: item,
           // `owner` is a DynamoDB reserved word: always go through attribute names.
-          ConditionExpression: req.yieldToSuccessor
-            ? 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR (#owner = :owner AND attribute_not_exists(#handover))'
-            : 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR #owner = :owner',
+          ConditionExpression:
+            (req.yieldToSuccessor
+              ? 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR (#owner = :owner AND attribute_not_exists(#handover))'
+              : 'attribute_not_exists(#pk) OR #expiresAtMs < :now OR #owner = :owner') + (req.takeFrom !== undefined ? ' OR #owner = :from' : ''),
           ExpressionAttributeNames: {
             '#pk': 'pk',
             '#expiresAtMs': 'expiresAtMs',
             '#owner': 'owner',
             ...(req.yieldToSuccessor ? { '#handover': 'handoverRequestedBy' } : {}),
           },
-          ExpressionAttributeValues: { ':now': n(req.nowMs), ':owner': { S: req.owner } },
+          ExpressionAttributeValues: {
+            ':now': n(req.nowMs),
+            ':owner': { S: req.owner },
+            ...(req.takeFrom !== undefined ? { ':from': { S: req.takeFrom } } : {}),
+          },
           // Real DynamoDB returns the blocking item with the failure; dynalite
           // ignores this, so a consistent read below covers that case.
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -242,7 +267,170 @@ function decodeLease(item: Record<string, AttributeValue>, table: string): Lease
     expiresAtMs,
     ...(purpose !== undefined ? { purpose } : {}),
     ...(handoverRequestedBy !== undefined ? { handoverRequestedBy } : {}),
+    ...(item['runLease']?.BOOL === true ? { runLease: true } : {}),
   };
+}
+
+/* ------------------------------------------------------------ run leases */
+
+/**
+ * One controller run's lease (issue #9: one item for all its clusters, not one
+ * renewal per cluster and tick). Each cluster the run ticks also carries a
+ * claim (`lease#controller`, `runLease: true`) written once per run; a
+ * successor finding a claim asks the run's lease whether its holder lives:
+ * absent or expired means the run is over and the claim may be taken.
+ * A run that cannot renew before its lease expires stops acting (the renewal
+ * is conditional on the lease not having expired), so a claim is never taken
+ * from a run that still acts.
+ */
+export interface RunLease {
+  owner: string;
+  acquiredAtMs: number;
+  expiresAtMs: number;
+  handoverRequestedBy?: string;
+}
+
+/** A controller run's lease is gone, expired or taken: the run must stop acting at once (and write nothing more). */
+export class RunLeaseLostError extends Error {
+  override readonly name = 'RunLeaseLostError';
+  readonly resource: string;
+  readonly code: string;
+  constructor(message: string, opts: { resource: string; code: string; cause?: unknown }) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.resource = opts.resource;
+    this.code = opts.code;
+  }
+}
+
+/** Under `lease#` like every lease, so tools that tell leases from bookkeeping by the sort key keep doing so. */
+export const runLeaseKey = (owner: string): Record<string, AttributeValue> => ({ pk: { S: `run#${owner}` }, sk: { S: 'lease#run' } });
+
+export async function putRunLease(ddb: DynamoDBClient, table: string, req: { owner: string; nowMs: number; ttlMs: number }): Promise<RunLease> {
+  const lease: RunLease = { owner: req.owner, acquiredAtMs: req.nowMs, expiresAtMs: req.nowMs + req.ttlMs };
+  // Unconditional: the owner is the invocation's request id, and Lambda retries
+  // an invocation only after the attempt with that id ended.
+  await putItem(ddb, table, {
+    ...runLeaseKey(req.owner),
+    owner: { S: lease.owner },
+    acquiredAtMs: n(lease.acquiredAtMs),
+    expiresAtMs: n(lease.expiresAtMs),
+    expiresAt: n(Math.ceil(lease.expiresAtMs / 1000) + LEASE_TTL_GRACE_SECONDS),
+  });
+  return lease;
+}
+
+/**
+ * Extends the run's lease to `nowMs + ttlMs`. Refused when it has expired
+ * (the run must stop: its claims may have been taken), when it is gone
+ * (LeaseLostError), or when a successor asked for it (HandoverRequestedError).
+ */
+export async function renewRunLease(ddb: DynamoDBClient, table: string, req: { owner: string; nowMs: number; ttlMs: number }): Promise<RunLease> {
+  const expiresAtMs = req.nowMs + req.ttlMs;
+  try {
+    const out = await ddb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: runLeaseKey(req.owner),
+        UpdateExpression: 'SET #expiresAtMs = :exp, #expiresAt = :ttl',
+        ConditionExpression: '#owner = :owner AND #expiresAtMs >= :now AND attribute_not_exists(#handover)',
+        ExpressionAttributeNames: { '#expiresAtMs': 'expiresAtMs', '#expiresAt': 'expiresAt', '#owner': 'owner', '#handover': 'handoverRequestedBy' },
+        ExpressionAttributeValues: {
+          ':exp': n(expiresAtMs),
+          ':ttl': n(Math.ceil(expiresAtMs / 1000) + LEASE_TTL_GRACE_SECONDS),
+          ':owner': { S: req.owner },
+          ':now': n(req.nowMs),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes ? decodeRunLease(out.Attributes, table) : { owner: req.owner, acquiredAtMs: req.nowMs, expiresAtMs };
+  } catch (err) {
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw toAdapterError(err, table);
+    const now = await readRunLease(ddb, table, req.owner);
+    throw runLeaseRefusal(table, req.owner, now, req.nowMs, err);
+  }
+}
+
+/** Why a run may not act on: its lease is gone, expired, or a successor asked for it. Undefined: it may. */
+export function runLeaseRefusal(table: string, owner: string, lease: RunLease | undefined, nowMs: number, cause?: unknown): Error | undefined {
+  if (lease && lease.owner === owner && lease.handoverRequestedBy !== undefined && lease.expiresAtMs >= nowMs) {
+    return new HandoverRequestedError(
+      { cluster: '*', scope: 'controller-run', owner, acquiredAtMs: lease.acquiredAtMs, expiresAtMs: lease.expiresAtMs, handoverRequestedBy: lease.handoverRequestedBy },
+      lease.handoverRequestedBy,
+      cause !== undefined ? { cause } : undefined,
+    );
+  }
+  if (!lease || lease.owner !== owner || lease.expiresAtMs < nowMs) {
+    return new RunLeaseLostError(
+      `${table}: the run lease of ${owner} is ${!lease ? 'gone' : lease.expiresAtMs < nowMs ? 'expired' : 'held by another'}; the run stops acting`,
+      { resource: `${table}:run#${owner}`, code: 'RunLeaseLost', ...(cause !== undefined ? { cause } : {}) },
+    );
+  }
+  return undefined;
+}
+
+export async function readRunLease(ddb: DynamoDBClient, table: string, owner: string): Promise<RunLease | undefined> {
+  let item: Record<string, AttributeValue> | undefined;
+  try {
+    item = (await ddb.send(new GetItemCommand({ TableName: table, Key: runLeaseKey(owner), ConsistentRead: true }))).Item;
+  } catch (err) {
+    throw toAdapterError(err, table);
+  }
+  return item ? decodeRunLease(item, table) : undefined;
+}
+
+/** Asks the live run `holder` to hand over at its next tick. False when it is gone or expired. */
+export async function requestRunHandover(
+  ddb: DynamoDBClient,
+  table: string,
+  req: { holder: string; requester: string; nowMs: number },
+): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: runLeaseKey(req.holder),
+        UpdateExpression: 'SET #handover = :requester',
+        ConditionExpression: '#owner = :holder AND #expiresAtMs >= :now',
+        ExpressionAttributeNames: { '#handover': 'handoverRequestedBy', '#owner': 'owner', '#expiresAtMs': 'expiresAtMs' },
+        ExpressionAttributeValues: { ':requester': { S: req.requester }, ':holder': { S: req.holder }, ':now': n(req.nowMs) },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw toAdapterError(err, table);
+  }
+}
+
+/** Ends the run's lease (after its claims were released). False when it was not ours. */
+export async function deleteRunLease(ddb: DynamoDBClient, table: string, owner: string): Promise<boolean> {
+  try {
+    await ddb.send(
+      new DeleteItemCommand({
+        TableName: table,
+        Key: runLeaseKey(owner),
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': { S: owner } },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw toAdapterError(err, table);
+  }
+}
+
+export function decodeRunLease(item: Record<string, AttributeValue>, table: string): RunLease {
+  const owner = item['owner']?.S;
+  const acquiredAtMs = Number(item['acquiredAtMs']?.N);
+  const expiresAtMs = Number(item['expiresAtMs']?.N);
+  if (!owner || !Number.isFinite(acquiredAtMs) || !Number.isFinite(expiresAtMs)) {
+    throw new ControlItemCorruptError(`${table}: run lease ${item['pk']?.S} is malformed`, { resource: `${table}:${item['pk']?.S}`, code: 'MalformedLease' });
+  }
+  const handoverRequestedBy = item['handoverRequestedBy']?.S;
+  return { owner, acquiredAtMs, expiresAtMs, ...(handoverRequestedBy !== undefined ? { handoverRequestedBy } : {}) };
 }
 
 /* ------------------------------------------------------- controller state */
@@ -252,10 +440,26 @@ export function emptyClusterState(): ClusterState {
 }
 
 export async function loadClusterState(ddb: DynamoDBClient, table: string, cluster: string): Promise<ClusterState> {
-  const item = await getItem(ddb, table, cluster, STATE_SK);
+  return decodeStateItem(await getItem(ddb, table, cluster, STATE_SK), table, cluster);
+}
+
+/** The state item's key (for batched reads: functions/adapters/tick-reads.ts). */
+export const stateKey = (cluster: string): Record<string, AttributeValue> => key(cluster, STATE_SK);
+
+/** The stored state (absent: a fresh one); ControlItemCorruptError when it cannot be read. */
+export function decodeStateItem(item: Record<string, AttributeValue> | undefined, table: string, cluster: string): ClusterState {
   if (!item) return emptyClusterState();
-  const raw = item['state']?.S;
   const resource = `${table}:${clusterPk(cluster)}/${STATE_SK}`;
+  let raw = item['state']?.S;
+  const packed = item[STATE_PACKED_ATTRIBUTE]?.B;
+  if (packed !== undefined) {
+    try {
+      // Bounded: a corrupt or hostile item cannot inflate past one item's JSON budget.
+      raw = inflateRawSync(packed, { maxOutputLength: MAX_JSON_BYTES }).toString('utf8');
+    } catch (err) {
+      throw new ControlItemCorruptError(`${resource}: state is not deflated JSON within ${MAX_JSON_BYTES} bytes`, { resource, code: 'MalformedState', cause: err });
+    }
+  }
   let parsed: unknown;
   try {
     parsed = raw === undefined ? undefined : JSON.parse(raw);
@@ -291,17 +495,27 @@ function decodeState(v: unknown): ClusterState | undefined {
   if (isVerdict(s['lastVerdict'])) out.lastVerdict = s['lastVerdict'];
   if (typeof s['lastVerdictSinceMs'] === 'number') out.lastVerdictSinceMs = s['lastVerdictSinceMs'];
   if (isVerdict(s['lastNotifiedVerdict'])) out.lastNotifiedVerdict = s['lastNotifiedVerdict'];
+  const observed = s['observed'] as Record<string, unknown> | undefined;
+  if (typeof observed === 'object' && observed !== null && typeof observed['signature'] === 'string' && typeof observed['atMs'] === 'number') {
+    out.observed = { signature: observed['signature'], atMs: observed['atMs'] };
+  }
   return out;
 }
 
 /**
- * Unconditional put: the controller lease already excludes a second writer.
- * Stored as JSON in one string attribute; history is bounded by the core.
+ * The state's JSON, deflated, in one binary attribute. A DynamoDB write costs
+ * one unit per KB of item (DynamoDB Developer Guide, "Read/write capacity
+ * mode": write request units), and the state's tick history is repetitive: a
+ * 5-node cluster's ~14 KB of JSON deflates to about a tenth. An item written
+ * by an older controller (`state`, plain JSON) is still read.
  */
+export const STATE_PACKED_ATTRIBUTE = 'stateZ';
+
+/** Unconditional put: the controller lease already excludes a second writer. History is bounded by the core. */
 export async function saveClusterState(ddb: DynamoDBClient, table: string, cluster: string, state: ClusterState): Promise<void> {
   const resource = `${table}:${clusterPk(cluster)}/${STATE_SK}`;
   const json = boundedJson(state, resource);
-  await putItem(ddb, table, { ...key(cluster, STATE_SK), state: { S: json } });
+  await putItem(ddb, table, { ...key(cluster, STATE_SK), [STATE_PACKED_ATTRIBUTE]: { B: deflateRawSync(Buffer.from(json, 'utf8')) } });
 }
 
 /* ------------------------------------------------ observations and history */

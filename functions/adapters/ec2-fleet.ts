@@ -28,6 +28,58 @@ export function memberFilters(cluster: ClusterConfig): Filter[] {
 
 export async function discoverMembers(ec2: EC2Client, cluster: ClusterConfig): Promise<Member[]> {
   const resource = `ec2:tag:${cluster.discovery.tagKey}=${cluster.discovery.tagValue}`;
+  const instances = await describeAllPages(ec2, memberFilters(cluster), resource);
+  return membersOf(instances, cluster);
+}
+
+/**
+ * Filter values per DescribeInstances request when several clusters share a
+ * tag key. EC2 bounds the filter values of one request (FilterLimitExceeded);
+ * 200 is a conservative chunk.
+ */
+export const MAX_FILTER_VALUES = 200;
+
+/**
+ * The members of every cluster in as few DescribeInstances walks as their tags
+ * allow (issue #9): clusters sharing a discovery tag key are read with one
+ * filter `tag:<key>` whose values are all their tag values (values are OR-ed,
+ * Amazon EC2 API Reference "Filter"), then split by each instance's tag value.
+ * One entry per cluster: its members, or the error that kept them unknown
+ * (a failed walk fails only the clusters it was for).
+ */
+export async function discoverFleet(ec2: EC2Client, clusters: readonly ClusterConfig[]): Promise<Map<string, Member[] | Error>> {
+  const out = new Map<string, Member[] | Error>();
+  const byKey = new Map<string, ClusterConfig[]>();
+  for (const c of clusters) byKey.set(c.discovery.tagKey, [...(byKey.get(c.discovery.tagKey) ?? []), c]);
+  const walks: Array<Promise<void>> = [];
+  for (const [tagKey, group] of byKey) {
+    const values = [...new Set(group.map((c) => c.discovery.tagValue))].sort();
+    for (let i = 0; i < values.length; i += MAX_FILTER_VALUES) {
+      const chunk = values.slice(i, i + MAX_FILTER_VALUES);
+      const inChunk = group.filter((c) => chunk.includes(c.discovery.tagValue));
+      const resource = `ec2:tag:${tagKey}=${chunk.length === 1 ? chunk[0] : `{${chunk.length} values}`}`;
+      const filters: Filter[] = [
+        { Name: `tag:${tagKey}`, Values: chunk },
+        { Name: 'instance-state-name', Values: [...ALL_INSTANCE_STATES] },
+      ];
+      walks.push(
+        describeAllPages(ec2, filters, resource).then(
+          (instances) => {
+            for (const c of inChunk) out.set(c.name, membersOf(instances.filter((inst) => tagValue(inst, tagKey) === c.discovery.tagValue), c));
+          },
+          (err: unknown) => {
+            const e = err instanceof Error ? err : new Error(String(err));
+            for (const c of inChunk) out.set(c.name, e);
+          },
+        ),
+      );
+    }
+  }
+  await Promise.all(walks);
+  return out;
+}
+
+async function describeAllPages(ec2: EC2Client, filters: Filter[], resource: string): Promise<Instance[]> {
   const instances: Instance[] = [];
   let nextToken: string | undefined;
   const seenTokens = new Set<string>();
@@ -40,9 +92,7 @@ export async function discoverMembers(ec2: EC2Client, cluster: ClusterConfig): P
     }
     let out;
     try {
-      out = await ec2.send(
-        new DescribeInstancesCommand({ Filters: memberFilters(cluster), MaxResults: DESCRIBE_PAGE_SIZE, NextToken: nextToken }),
-      );
+      out = await ec2.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: DESCRIBE_PAGE_SIZE, NextToken: nextToken }));
     } catch (err) {
       throw toAdapterError(err, resource);
     }
@@ -55,7 +105,10 @@ export async function discoverMembers(ec2: EC2Client, cluster: ClusterConfig): P
     }
     seenTokens.add(nextToken);
   }
+  return instances;
+}
 
+function membersOf(instances: Instance[], cluster: ClusterConfig): Member[] {
   const byId = new Map<string, Member>();
   for (const inst of instances) {
     const m = toMember(inst, cluster);

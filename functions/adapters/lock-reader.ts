@@ -30,9 +30,22 @@ export async function readLock(ddb: DynamoDBClient, table: string): Promise<Lock
     const out = await ddb.send(new GetItemCommand({ TableName: table, Key: lockKey(), ConsistentRead: true }));
     item = out.Item;
   } catch (err) {
-    const mapped = toAdapterError(err, table);
-    return { type: 'dynamodb', table, error: `${mapped.name}: ${mapped.message}` };
+    return lockReadError(table, err);
   }
+  return decodeLockItem(table, item);
+}
+
+/** The key of Vault's lock item (for batched reads: functions/adapters/tick-reads.ts). */
+export const LOCK_KEY: Readonly<Record<string, AttributeValue>> = lockKey();
+
+/** A failed read of the lock, as evidence (UNREADABLE) rather than an exception. */
+export function lockReadError(table: string, err: unknown): LockItemRead {
+  const mapped = toAdapterError(err, table);
+  return { type: 'dynamodb', table, error: `${mapped.name}: ${mapped.message}` };
+}
+
+/** The lock item as read (absent: undefined) in the assessor's terms. */
+export function decodeLockItem(table: string, item: Record<string, AttributeValue> | undefined): LockItemRead {
   if (!item) return { type: 'dynamodb', table, present: false };
 
   const identity = binaryAttr(item[LOCK_ATTR.identity]);

@@ -3,7 +3,8 @@
  *
  *   pk = cluster#<name>, sk = pause       the pause in force (one item; overwritten by a new pause)
  *
- * The controller reads it every tick (one consistent GetItem) and the CLI
+ * The controller reads it every tick (batched with the tick's other reads,
+ * tick-reads.ts) and the CLI
  * writes or deletes it. Expiry is compared by the reader (core/pause.ts
  * activePause): DynamoDB's TTL deletes late, so an item past `untilMs` is
  * simply not in force. Decides nothing.
@@ -18,6 +19,8 @@ export const PAUSE_SK = 'pause';
 export const PAUSE_TTL_GRACE_SECONDS = 7 * 24 * 3600;
 
 const key = (cluster: string): Record<string, AttributeValue> => ({ pk: { S: clusterPk(cluster) }, sk: { S: PAUSE_SK } });
+/** The pause item's key (for batched reads: functions/adapters/tick-reads.ts). */
+export const pauseKey = key;
 
 export async function writePause(ddb: DynamoDBClient, table: string, p: PauseRecord): Promise<void> {
   try {
@@ -61,7 +64,7 @@ export async function clearPause(ddb: DynamoDBClient, table: string, cluster: st
   }
 }
 
-function decodePause(item: Record<string, AttributeValue>, table: string): PauseRecord {
+export function decodePause(item: Record<string, AttributeValue>, table: string): PauseRecord {
   const cluster = item['cluster']?.S;
   const pausedBy = item['pausedBy']?.S;
   const pausedAtMs = Number(item['pausedAtMs']?.N);

@@ -155,6 +155,8 @@ export async function describeTargetGroupFacts(elb: ElasticLoadBalancingV2Client
     });
   }
   const facts: TargetGroupFacts = { targetType: type, ...(tg?.Port !== undefined ? { port: tg.Port } : {}) };
+  // Read again after the call: concurrent first calls (one per cluster) must share one map.
+  byArn = factsCache.get(elb);
   if (byArn === undefined) factsCache.set(elb, (byArn = new Map()));
   byArn.set(targetGroupArn, facts);
   return facts;

@@ -10,16 +10,32 @@ import { controllerShardSchema, type ClusterConfig, type Config, type Controller
 import { formatIssues } from '../config/errors.js';
 import { clustersOfShard } from '../core/shard.js';
 import { makeClients } from '../adapters/aws-clients.js';
-import { acquireLease, releaseLease, requestHandover } from '../adapters/control-table.js';
+import {
+  RunLeaseLostError,
+  acquireLease,
+  deleteRunLease,
+  putRunLease,
+  readRunLease,
+  releaseLease,
+  renewRunLease,
+  requestHandover,
+  requestRunHandover,
+  runLeaseRefusal,
+  type RunLease,
+} from '../adapters/control-table.js';
+import { discoverFleet } from '../adapters/ec2-fleet.js';
 import { HandoverRequestedError, LeaseBusyError } from '../adapters/errors.js';
+import { readTickItems, type TickReads } from '../adapters/tick-reads.js';
+import { leaseCoversTick, leaseRenewalDue } from '../core/bookkeeping.js';
 import { nextTick } from '../core/tick-schedule.js';
-import type { VerdictKind } from '../core/types.js';
+import type { Member, VerdictKind } from '../core/types.js';
 import { jsonLogger, type Logger } from './lib/logger.js';
 import {
   defaultProbe,
   failedTickReport,
-  loadRunState,
   reconcileTick,
+  runStateOf,
+  saveStateIfDue,
   type ClusterReport,
   type ClusterRunState,
   type ControllerDeps,
@@ -40,8 +56,15 @@ export const FAST_TICK_MS = 1_000;
 export const FAST_TICK_WINDOW_MS = 120_000;
 /** How often a successor retries the lease while its predecessor hands over. */
 export const HANDOVER_POLL_MS = 250;
-/** Extra lease life beyond two intervals and the slowest probe (slow AWS calls, a loaded container). */
+/** Extra lease life beyond the slowest probe (slow AWS calls, a loaded container, clock skew between runs). */
 export const LEASE_SLACK_MS = 5_000;
+/**
+ * The run lease lives this many intervals (plus one tick's budget) and is
+ * renewed only when it would not cover the next tick (core/bookkeeping.ts
+ * leaseRenewalDue): one write every few ticks for all the run's clusters.
+ * A run killed outright blocks its successor for at most this long.
+ */
+export const RUN_LEASE_INTERVALS = 4;
 
 type DepsFactory = () => Omit<ControllerDeps, 'topicArn'> & { topicArn?: string };
 
@@ -77,18 +100,20 @@ export interface RunControllerOptions {
 export function loopTimings(config: Config, timeScale = 1) {
   const intervalMs = Math.min(...config.clusters.map((c) => c.policy.probeIntervalSeconds * 1000)) * timeScale;
   const slowestProbeMs = Math.max(...config.clusters.map((c) => c.vault.probeTimeoutMs));
-  // The lease outlives one missed renewal but not much more: a run killed mid-tick
-  // blocks its successor for at most this long (it used to be the whole invocation).
-  const leaseTtlMs = 2 * intervalMs + slowestProbeMs + LEASE_SLACK_MS * timeScale;
+  // What one tick may take: the lease must outlive it, with room for slow calls and skew.
+  const tickBudgetMs = slowestProbeMs + LEASE_SLACK_MS * timeScale;
+  const leaseTtlMs = RUN_LEASE_INTERVALS * intervalMs + tickBudgetMs;
   return {
     intervalMs,
     fastIntervalMs: Math.min(intervalMs, FAST_TICK_MS * timeScale),
     fastWindowMs: FAST_TICK_WINDOW_MS * timeScale,
     endMarginMs: END_MARGIN_MS * timeScale,
     slowestProbeMs,
+    tickBudgetMs,
     leaseTtlMs,
+    claimSlackMs: LEASE_SLACK_MS * timeScale,
     handoverPollMs: HANDOVER_POLL_MS * timeScale,
-    // The holder sees the request at its next renewal (one interval, plus a tick in
+    // A live holder sees the request at its next tick (one interval, plus a tick in
     // flight); past the lease's life an unrenewed lease has expired anyway.
     handoverWaitMs: leaseTtlMs + HANDOVER_POLL_MS * timeScale,
   };
@@ -97,14 +122,29 @@ export function loopTimings(config: Config, timeScale = 1) {
 /**
  * Ticks every cluster every `probeIntervalSeconds` (every FAST_TICK_MS while a
  * verdict is not healthy) until the invocation's time runs out or its
- * successor has taken every cluster over.
+ * successor asks it to hand over.
  *
  * No blind spot between invocations (DESIGN §3.5): EventBridge starts a run a
  * minute and each run may live longer than that (timeout > 60 s, reserved
- * concurrency 2). A new run asks the running one to hand its lease over and
- * waits for it; the old one sees the request at its next renewal, releases the
- * lease and stops, so the gap between the last tick of one run and the first
- * of the next is about one interval, and never do two runs act at once.
+ * concurrency 2). A new run asks the running one to hand over and waits for
+ * it; the old one sees the request at its next tick, saves its state,
+ * releases its claims and stops, so the gap between the last tick of one run
+ * and the first of the next is about one interval, and never do two runs act
+ * on one cluster at once.
+ *
+ * Exclusion and its cost (issue #9): the run takes ONE lease for all its
+ * clusters (`run#<owner>`, renewed only when its expiry needs it) and, once per
+ * run, a claim on each cluster (`cluster#<name>/lease#controller`, conditional
+ * as before, so operators' holds, shards and manual invocations all exclude
+ * each other per cluster). Each tick reads the run lease in the same
+ * BatchGetItem as the clusters' lock and pause items: a handover request or
+ * a lost lease stops the run before it acts. A claim whose run lease is gone
+ * or expired belongs to a run that is over (killed, or finished without
+ * releasing) and is taken at once.
+ *
+ * Order of writes at the end of a run (handover or time up): each cluster's
+ * state, then the claims, then the run lease: a successor waits for the run
+ * lease to go, so it reads the state only after the last write of it.
  */
 export async function runController(
   config: Config,
@@ -116,10 +156,14 @@ export async function runController(
   const maxTicks = Math.max(1, opts.maxTicks ?? MAX_TICKS);
   const owner = `controller:${context.awsRequestId}`;
   const t = loopTimings(config, opts.timeScale ?? 1);
+  const table = config.controlTable;
 
   const states = new Map<string, ClusterRunState>();
+  /** Clusters whose claim this run holds, and when the earliest claim expires. */
   const held = new Set<string>();
-  const handedOver = new Set<string>();
+  let claimsExpireAtMs = Number.POSITIVE_INFINITY;
+  let run: RunLease | undefined;
+  let stopped: { why: 'handover'; successor: string } | { why: 'lost'; reason: string } | undefined;
   const lastReports = new Map<string, ClusterReport>();
   /** Since when each cluster has been not healthy (for the fast-tick window). */
   let unhealthySinceMs: Record<string, number> = {};
@@ -128,16 +172,17 @@ export async function runController(
   try {
     for (;;) {
       const tickStart = deps.now();
-      const active = config.clusters.filter((c) => !handedOver.has(c.name));
-      const reports = await Promise.all(active.map((c) => tickCluster(c)));
-      for (const r of reports) if (r !== undefined) lastReports.set(r.name, r);
-      if (reports.some((r) => r !== undefined)) ticks += 1;
-      if (handedOver.size === config.clusters.length) break;
+      const skipped = await takeClaims(config.clusters.filter((c) => !held.has(c.name)));
+      const acting = config.clusters.filter((c) => held.has(c.name));
+      const reports = acting.length > 0 && !stopped ? await tickAll(acting) : [];
+      if (stopped) break;
+      for (const r of [...reports, ...skipped]) lastReports.set(r.name, r);
+      if (reports.length + skipped.length > 0) ticks += 1;
       const tickMs = deps.now() - tickStart;
       longestTickMs = Math.max(longestTickMs, tickMs);
       if (ticks >= maxTicks) break;
       const verdicts: Record<string, VerdictKind | undefined> = {};
-      for (const c of config.clusters) if (!handedOver.has(c.name)) verdicts[c.name] = lastReports.get(c.name)?.verdict.kind;
+      for (const c of config.clusters) verdicts[c.name] = lastReports.get(c.name)?.verdict.kind;
       const next = nextTick(t, verdicts, unhealthySinceMs, deps.now(), tickMs);
       unhealthySinceMs = next.unhealthySinceMs;
       const waitMs = next.waitMs;
@@ -148,96 +193,196 @@ export async function runController(
       await wait(waitMs);
     }
   } finally {
-    await Promise.all(
-      [...held].map((name) =>
-        releaseLease(deps.ddb, config.controlTable, { cluster: name, scope: 'controller', owner }).catch((e: unknown) =>
-          deps.logger.log('warn', 'could not release controller lease', { cluster: name, error: String(e) }),
-        ),
-      ),
-    );
+    await endRun();
   }
   return { ticks, clusters: config.clusters.map((c) => lastReports.get(c.name)).filter((r): r is ClusterReport => r !== undefined) };
 
-  /** Takes the cluster's lease: at once when free, else by asking a live predecessor to hand it over. */
-  async function takeLease(cluster: ClusterConfig): Promise<void> {
-    const request = () => ({
-      cluster: cluster.name,
-      scope: 'controller',
-      owner,
-      ttlMs: t.leaseTtlMs,
-      nowMs: deps.now(),
-      purpose: 'controller',
-    });
-    const waitUntil = deps.now() + t.handoverWaitMs;
-    let asked = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await acquireLease(deps.ddb, config.controlTable, request());
-        return;
-      } catch (err) {
-        if (!(err instanceof LeaseBusyError)) throw err;
-        const holder = err.holder;
-        const outOfTime = deps.now() >= waitUntil || attempt >= 400 || context.getRemainingTimeInMillis() < t.endMarginMs + t.slowestProbeMs;
-        // Only another controller run hands over; an operator's lock is waited out by no one.
-        if (outOfTime || !holder.owner.startsWith('controller:')) throw err;
-        if (!asked) {
-          asked = await requestHandover(deps.ddb, config.controlTable, {
-            cluster: cluster.name,
-            scope: 'controller',
-            holder: holder.owner,
-            requester: owner,
-            nowMs: deps.now(),
-          });
-          if (asked) deps.logger.log('info', 'asked the running controller to hand over', { cluster: cluster.name, holder: holder.owner });
+  /** One tick of every cluster the run holds: one fleet read, one batch of items, then each cluster. */
+  async function tickAll(acting: ClusterConfig[]): Promise<ClusterReport[]> {
+    const started = deps.now();
+    const fleet = discoverFleet(deps.ec2, acting);
+    const needState = acting.filter((c) => !states.has(c.name)).map((c) => c.name);
+    // Beside the fleet read: the run lease says whether to go on before any probe
+    // or load-balancer call, and the lock items are read a fleet read before the probes.
+    const reads: Promise<TickReads> = readTickItems(deps.ddb, { controlTable: table, clusters: acting, runOwner: owner, stateOf: needState });
+    fleet.catch(() => undefined);
+    reads.catch(() => undefined);
+    try {
+      await gate((await reads).run);
+    } catch (err) {
+      if (err instanceof HandoverRequestedError) stopped ??= { why: 'handover', successor: err.requester };
+      else if (err instanceof RunLeaseLostError) stopped ??= { why: 'lost', reason: err.message };
+      else throw err;
+      await fleet;
+      return [];
+    }
+    const reports = await Promise.all(
+      acting.map(async (cluster): Promise<ClusterReport> => {
+        try {
+          const members = fleet.then((f) => {
+            const m = f.get(cluster.name);
+            if (m === undefined || m instanceof Error) throw m ?? new Error(`no fleet read for ${cluster.name}`);
+            return m;
+          }) as Promise<Member[]>;
+          const carried = states.get(cluster.name);
+          const state = carried
+            ? Promise.resolve(carried)
+            : reads.then((r) => {
+                const s = r.state.get(cluster.name);
+                if (s === undefined || s instanceof Error) throw s ?? new Error(`no state read for ${cluster.name}`);
+                return runStateOf(s);
+              });
+          const clusterReads = reads.then((r) => ({ lock: r.lock.get(cluster.name)!, pause: r.pause.get(cluster.name) }));
+          const { report, state: next } = await reconcileTick(deps, config, cluster, { members, reads: clusterReads, state });
+          states.set(cluster.name, next);
+          return report;
+        } catch (err) {
+          deps.logger.log('error', 'tick failed', { cluster: cluster.name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+          return failedTickReport(cluster, err, deps.now() - started);
         }
-        await wait(t.handoverPollMs);
+      }),
+    );
+    return reports;
+  }
+
+  /**
+   * Whether the run may act this tick, from its lease as this tick's batch read
+   * it: stop on a handover request or a lost lease, renew when due, and never
+   * act on a lease (or claims) that would not outlive the tick.
+   */
+  async function gate(read: RunLease | undefined | Error | undefined): Promise<void> {
+    const nowMs = deps.now();
+    if (!(read instanceof Error)) {
+      const refusal = runLeaseRefusal(table, owner, read, nowMs);
+      if (refusal) throw refusal;
+      run = read;
+    }
+    if (!run) throw new RunLeaseLostError(`${table}: run ${owner} has no lease`, { resource: `${table}:run#${owner}`, code: 'RunLeaseLost' });
+    if (leaseRenewalDue({ expiresAtMs: run.expiresAtMs, nowMs, intervalMs: t.intervalMs, tickBudgetMs: t.tickBudgetMs })) {
+      try {
+        run = await renewRunLease(deps.ddb, table, { owner, nowMs: deps.now(), ttlMs: t.leaseTtlMs });
+      } catch (err) {
+        if (err instanceof HandoverRequestedError || err instanceof RunLeaseLostError) throw err;
+        // A failed renewal is retried next tick; this tick acts only if the lease still covers it.
+        deps.logger.log('warn', 'could not renew the controller run lease', { error: String(err) });
       }
+    }
+    const expiresAtMs = Math.min(run.expiresAtMs, claimsExpireAtMs);
+    if (!leaseCoversTick({ expiresAtMs, nowMs: deps.now(), tickBudgetMs: t.tickBudgetMs })) {
+      throw new RunLeaseLostError(`${table}: the lease of ${owner} would expire during the tick; the run stops acting`, {
+        resource: `${table}:run#${owner}`,
+        code: 'RunLeaseExpiring',
+      });
     }
   }
 
-  async function tickCluster(cluster: ClusterConfig): Promise<ClusterReport | undefined> {
+  /** Claims the clusters not held yet (the run's first tick; later ticks retry skipped ones). Reports the skipped. */
+  async function takeClaims(clusters: ClusterConfig[]): Promise<ClusterReport[]> {
+    if (clusters.length === 0 || stopped) return [];
+    if (!run) run = await putRunLease(deps.ddb, table, { owner, nowMs: deps.now(), ttlMs: t.leaseTtlMs });
+    const runsOver = new Map<string, Promise<boolean>>();
+    const results = await Promise.all(clusters.map((c) => takeClaim(c, runsOver)));
+    return results.filter((r): r is ClusterReport => r !== undefined);
+  }
+
+  /** Takes the cluster's claim: at once when free or its run is over, else by asking a live run to hand over. */
+  async function takeClaim(cluster: ClusterConfig, runsOver: Map<string, Promise<boolean>>): Promise<ClusterReport | undefined> {
     const started = deps.now();
+    const waitUntil = started + t.handoverWaitMs;
+    let takeFrom: string | undefined;
+    let askedLegacy = false;
     try {
-      if (held.has(cluster.name)) {
-        // Renewal: fails with HandoverRequestedError once a successor is waiting.
-        await acquireLease(deps.ddb, config.controlTable, {
-          cluster: cluster.name,
-          scope: 'controller',
-          owner,
-          ttlMs: t.leaseTtlMs,
-          nowMs: deps.now(),
-          purpose: 'controller',
-          yieldToSuccessor: true,
-        });
-      } else {
-        await takeLease(cluster);
-        held.add(cluster.name);
+      for (let attempt = 0; ; attempt++) {
+        // As long as the run may live (a context with little time left still gets its
+        // tick): a killed run's claims are taken through its run lease, not their expiry.
+        const untilMs = deps.now() + Math.max(context.getRemainingTimeInMillis(), t.leaseTtlMs) + t.claimSlackMs;
+        try {
+          await acquireLease(deps.ddb, table, {
+            cluster: cluster.name,
+            scope: 'controller',
+            owner,
+            ttlMs: untilMs - deps.now(),
+            nowMs: deps.now(),
+            purpose: 'controller',
+            runLease: true,
+            ...(takeFrom !== undefined ? { takeFrom } : {}),
+          });
+          held.add(cluster.name);
+          claimsExpireAtMs = Math.min(claimsExpireAtMs, untilMs);
+          return undefined;
+        } catch (err) {
+          if (!(err instanceof LeaseBusyError)) throw err;
+          const holder = err.holder;
+          const outOfTime = deps.now() >= waitUntil || attempt >= 400 || context.getRemainingTimeInMillis() < t.endMarginMs + t.slowestProbeMs;
+          // Only another controller run hands over; an operator's lock is waited out by no one.
+          if (outOfTime || !holder.owner.startsWith('controller:') || holder.owner === takeFrom) throw err;
+          if (holder.runLease) {
+            let over = runsOver.get(holder.owner);
+            if (!over) {
+              over = waitForRunEnd(holder.owner, waitUntil);
+              runsOver.set(holder.owner, over);
+            }
+            if (!(await over)) throw err;
+            takeFrom = holder.owner;
+            continue;
+          }
+          // A claim renewed every tick by a run of the per-cluster-lease protocol (the
+          // previous release, during a deploy): ask it on the claim itself, as it expects.
+          if (!askedLegacy) {
+            askedLegacy = await requestHandover(deps.ddb, table, { cluster: cluster.name, scope: 'controller', holder: holder.owner, requester: owner, nowMs: deps.now() });
+            if (askedLegacy) deps.logger.log('info', 'asked the running controller to hand over', { cluster: cluster.name, holder: holder.owner });
+          }
+          await wait(t.handoverPollMs);
+        }
       }
-      let state = states.get(cluster.name);
-      if (!state) {
-        state = await loadRunState(deps, config, cluster);
-        states.set(cluster.name, state);
-      }
-      const { report, state: next } = await reconcileTick(deps, config, cluster, state);
-      states.set(cluster.name, next);
-      return report;
     } catch (err) {
-      if (err instanceof HandoverRequestedError) {
-        held.delete(cluster.name);
-        handedOver.add(cluster.name);
-        await releaseLease(deps.ddb, config.controlTable, { cluster: cluster.name, scope: 'controller', owner }).catch((e: unknown) =>
-          deps.logger.log('warn', 'could not release controller lease', { cluster: cluster.name, error: String(e) }),
-        );
-        deps.logger.log('info', 'handed the controller lease over', { cluster: cluster.name, successor: err.requester });
-        return undefined;
-      }
-      if (err instanceof LeaseBusyError) {
-        held.delete(cluster.name);
-        return leaseBusyReport(cluster, err, deps.now() - started);
-      }
+      if (err instanceof LeaseBusyError) return leaseBusyReport(cluster, err, deps.now() - started);
       deps.logger.log('error', 'tick failed', { cluster: cluster.name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
       return failedTickReport(cluster, err, deps.now() - started);
     }
+  }
+
+  /**
+   * True once the run `holder` is over (its lease gone or expired), asking it
+   * to hand over if it lives; false when it still lives at `waitUntil`.
+   * One read per poll, whatever the number of clusters it holds.
+   */
+  async function waitForRunEnd(holder: string, waitUntil: number): Promise<boolean> {
+    let asked = false;
+    for (let poll = 0; poll < 400; poll++) {
+      const lease = await readRunLease(deps.ddb, table, holder);
+      if (!lease || lease.owner !== holder || lease.expiresAtMs < deps.now()) return true;
+      if (deps.now() >= waitUntil || context.getRemainingTimeInMillis() < t.endMarginMs + t.slowestProbeMs) return false;
+      if (!asked) {
+        asked = await requestRunHandover(deps.ddb, table, { holder, requester: owner, nowMs: deps.now() });
+        if (asked) deps.logger.log('info', 'asked the running controller to hand over', { holder });
+      }
+      await wait(t.handoverPollMs);
+    }
+    return false;
+  }
+
+  /** Saves what is due, then releases the claims, then the run lease (see above for why in this order). */
+  async function endRun(): Promise<void> {
+    const warn = (what: string, fields: Record<string, unknown>) => (e: unknown) => deps.logger.log('warn', what, { ...fields, error: String(e) });
+    if (stopped?.why !== 'lost') {
+      await Promise.all(
+        [...held].map(async (name) => {
+          const state = states.get(name);
+          if (!state) return;
+          try {
+            states.set(name, await saveStateIfDue(deps, config, name, state, true));
+          } catch (e) {
+            warn('could not save the cluster state at the end of the run', { cluster: name })(e);
+          }
+        }),
+      );
+    } else {
+      deps.logger.log('warn', 'the controller run lost its lease and stops without writing', { reason: stopped.reason });
+    }
+    await Promise.all([...held].map((name) => releaseLease(deps.ddb, table, { cluster: name, scope: 'controller', owner }).catch(warn('could not release controller lease', { cluster: name }))));
+    if (run) await deleteRunLease(deps.ddb, table, owner).catch(warn('could not release the controller run lease', {}));
+    if (stopped?.why === 'handover') deps.logger.log('info', 'handed the controller lease over', { clusters: [...held], successor: stopped.successor });
   }
 }
 

@@ -196,7 +196,12 @@ interface MiddlewareStackLike {
 
 /** DynamoDB calls on one table. */
 export function onTable(table: string, operations?: readonly string[]): (call: AwsCall) => boolean {
-  return (call) => call.input['TableName'] === table && (operations === undefined || operations.includes(call.operation));
+  return (call) => {
+    // The controller reads its items in one BatchGetItem across tables: a GetItem fault covers it too.
+    const batched = call.operation === 'BatchGetItem' && Object.hasOwn((call.input['RequestItems'] ?? {}) as object, table);
+    if (batched) return operations === undefined || operations.includes('GetItem') || operations.includes('BatchGetItem');
+    return call.input['TableName'] === table && (operations === undefined || operations.includes(call.operation));
+  };
 }
 
 /** Control-table writes that are bookkeeping (state, observations, verdict history), not the lease. */

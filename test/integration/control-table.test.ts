@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
+import { deflateRawSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { GetItemCommand, ListTablesCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,6 +13,7 @@ import {
   releaseLease,
   requestHandover,
   saveClusterState,
+  STATE_PACKED_ATTRIBUTE,
   type ClusterState,
 } from '../../functions/adapters/control-table.js';
 import { makeClients } from '../../functions/adapters/aws-clients.js';
@@ -193,6 +195,46 @@ describe('cluster state', () => {
     const cluster = freshCluster();
     await db.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `cluster#${cluster}` }, sk: { S: 'state' }, state: { S: '{not json' } } }));
     await assert.rejects(loadClusterState(db.client, TABLE, cluster), ControlItemCorruptError);
+  });
+
+  test('the state is stored deflated: a full 5-node history costs a tenth of its JSON in write units', async () => {
+    const cluster = freshCluster();
+    // DEFAULT_MAX_TICKS (50) ticks as a steady cluster writes them: the same verdict, active, lock identity.
+    const ticks = Array.from({ length: 50 }, (_, i) => ({
+      atMs: T0 + i * 5000,
+      verdict: 'healthy' as const,
+      activeInstanceId: 'i-0a1b2c3d4e5f60001',
+      claimants: ['i-0a1b2c3d4e5f60001'],
+      lockState: 'HELD' as const,
+      lockIdentity: '4f0c9d2e-7a31-4b8e-9c55-1d2e3f405162',
+      lockValue: 'https://10.0.1.11:8200',
+      lockExpiresAtNs: String(1_795_000_015_000_000_000n + BigInt(i) * 5_000_000_000n),
+      standbyLeaderAddress: 'https://10.0.1.11:8200',
+    }));
+    const state: ClusterState = { history: { ticks, failureCounts: { 'i-0a1b2c3d4e5f60004': 1 } }, lastVerdict: 'healthy', lastVerdictSinceMs: T0, goneSinceMs: {} };
+    await saveClusterState(db.client, TABLE, cluster, state);
+    const stored = await item(cluster, 'state');
+    const json = Buffer.byteLength(JSON.stringify(state));
+    const packed = stored?.[STATE_PACKED_ATTRIBUTE]?.B;
+    assert.ok(packed instanceof Uint8Array, 'a binary attribute');
+    assert.equal(stored?.['state'], undefined, 'no plain copy next to it');
+    assert.ok(json > 10_000 && packed.byteLength * 5 < json, `${packed.byteLength} bytes deflated for ${json} bytes of JSON`);
+    assert.deepEqual(await loadClusterState(db.client, TABLE, cluster), state);
+  });
+
+  test('a state an older controller wrote as plain JSON is still read', async () => {
+    const cluster = freshCluster();
+    const state: ClusterState = { history: { ticks: [{ atMs: T0, verdict: 'no-leader', claimants: [] }], failureCounts: {} }, lastVerdict: 'no-leader', goneSinceMs: {} };
+    await db.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `cluster#${cluster}` }, sk: { S: 'state' }, state: { S: JSON.stringify(state) } } }));
+    assert.deepEqual(await loadClusterState(db.client, TABLE, cluster), state);
+  });
+
+  test('a packed state that inflates past one item\'s JSON budget, or is not deflate data, is ControlItemCorruptError', async () => {
+    for (const packed of [deflateRawSync(Buffer.alloc(2 * 1024 * 1024, 0x20)), Buffer.from('not deflate data')]) {
+      const cluster = freshCluster();
+      await db.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `cluster#${cluster}` }, sk: { S: 'state' }, [STATE_PACKED_ATTRIBUTE]: { B: packed } } }));
+      await assert.rejects(loadClusterState(db.client, TABLE, cluster), (e: unknown) => e instanceof ControlItemCorruptError && /deflated JSON/.test(e.message));
+    }
   });
 
   test('a state too large for one DynamoDB item is refused before the call', async () => {

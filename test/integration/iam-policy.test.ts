@@ -393,6 +393,21 @@ const CALLS: Record<string, CallRule> = {
     ]),
   ),
 
+  // The controller's one read per tick: the Vault lock items (Path = core) and its own control-table
+  // items (state, pause, run lease) in one BatchGetItem, authorized per table [DDB-FGAC].
+  'dynamodb:BatchGetItem': {
+    doc: 'DDB-FGAC',
+    scenarios: (w: World) => [
+      {
+        name: 'lock items and control items of a tick',
+        auths: [
+          { action: 'dynamodb:BatchGetItem', resource: w.lockTableArn, context: { 'dynamodb:LeadingKeys': ['core'] } },
+          { action: 'dynamodb:BatchGetItem', resource: w.controlTableArn, context: { 'dynamodb:LeadingKeys': ['prod', 'staging', 'run#controller:0f1e2d3c'] } },
+        ],
+      },
+    ],
+  },
+
   // --- EC2 [EC2-SAR]
   'ec2:DescribeInstances': ANY('ec2:DescribeInstances', 'EC2-SAR'),
   'ec2:DescribeInstanceStatus': ANY('ec2:DescribeInstanceStatus', 'EC2-SAR'),
@@ -921,6 +936,8 @@ describe('IAM: what must stay denied', () => {
 
   it('deletes from the Vault table only the lock partition [DDB-FGAC]', () => {
     denied(lambdaRole(), { action: 'dynamodb:DeleteItem', resource: world.lockTableArn, context: { 'dynamodb:LeadingKeys': ['sys/token'] } });
+    // ...and the controller reads nothing else of Vault's data there, batched or not.
+    denied(functionRole('ControllerLambdaFunction'), { action: 'dynamodb:BatchGetItem', resource: world.lockTableArn, context: { 'dynamodb:LeadingKeys': ['core', 'logical/secret'] } });
   });
 
   it('uses the topic key only through SNS, and CloudWatch only for this account [SNS-SSE]', () => {

@@ -13,6 +13,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ClusterConfig, Config } from '../../config/schema.js';
 import type {
   ClusterHistory,
+  LockItemRead,
   Member,
   NodeHealth,
   ProbeResult,
@@ -24,13 +25,14 @@ import type {
 import { assessSnapshot } from '../../core/snapshot.js';
 import { planRegistrations } from '../../core/plan.js';
 import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/history.js';
-import { describeStatusChecks, discoverMembers } from '../../adapters/ec2-fleet.js';
+import { describeStatusChecks } from '../../adapters/ec2-fleet.js';
 import { startExecutionOnce } from '../../adapters/step-functions.js';
 import { decideAutoReplace } from '../../core/auto-replace.js';
 import { PartialApplyError } from '../../adapters/plan-apply.js';
 import { loadBalancerPort } from '../../adapters/load-balancer.js';
-import { breakLock, readClusterLock } from '../../adapters/lock-reader.js';
-import { loadClusterState, recordObservation, recordVerdictTransition, saveClusterState } from '../../adapters/control-table.js';
+import { breakLock } from '../../adapters/lock-reader.js';
+import { recordObservation, recordVerdictTransition, saveClusterState, type ClusterState } from '../../adapters/control-table.js';
+import { observationDue, observationSignature, stateFingerprint, stateText, stateWriteDue } from '../../core/bookkeeping.js';
 import { notificationContextFromEnv, notify, takeoverNotification, verdictChangeNotification } from '../../adapters/notifier.js';
 import { formatMetrics } from '../../adapters/metrics.js';
 import { probeMembers, probeOptionsOf } from '../../adapters/vault-probe.js';
@@ -39,8 +41,7 @@ import { decideTakeover } from '../../core/takeover.js';
 import { quoted } from '../../core/text.js';
 import type { Logger } from './logger.js';
 // vault-ha pause (maintenance mode): see "--- maintenance pause ---" below.
-import { readPause } from '../../adapters/pause.js';
-import { activePause, pausedOutcome, pauseSentence } from '../../core/pause.js';
+import { activePause, pausedOutcome, pauseSentence, type PauseRecord } from '../../core/pause.js';
 
 export interface ControllerDeps {
   ec2: EC2Client;
@@ -96,38 +97,74 @@ export interface ClusterReport {
   error?: string;
 }
 
-/** What survives between ticks of one invocation (reloaded from the control table on the next one). */
-export interface ClusterRunState {
-  history: ClusterHistory;
-  lastVerdict?: VerdictKind;
-  lastVerdictSinceMs?: number;
-  lastNotifiedVerdict?: VerdictKind;
-  goneSinceMs: Record<string, number>;
+/**
+ * What survives between ticks of one invocation: the stored state (reloaded
+ * from the control table by the next run), plus what this run last wrote of it.
+ */
+export interface ClusterRunState extends ClusterState {
+  /** What the state item holds as far as this run knows (read or written); undefined: nothing yet. */
+  written?: { fingerprint: string; text: string };
 }
 
 const OBSERVATION_TTL_SECONDS = 3 * 24 * 3600;
 
-export async function loadRunState(deps: ControllerDeps, config: Config, cluster: ClusterConfig): Promise<ClusterRunState> {
-  return loadClusterState(deps.ddb, config.controlTable, cluster.name);
+/** The state as loaded from the table: what it holds is what was written. */
+export function runStateOf(stored: ClusterState, present = true): ClusterRunState {
+  return present ? { ...stored, written: { fingerprint: stateFingerprint(stored), text: stateText(stored) } } : { ...stored };
+}
+
+function persisted(state: ClusterRunState): ClusterState {
+  const { written: _w, ...rest } = state;
+  return rest;
+}
+
+/**
+ * Writes the cluster's state item when the core says it is due (changed, or
+ * the end of the run and anything differs); answers the state with what the
+ * table now holds. Throws what the write threw.
+ */
+export async function saveStateIfDue(deps: Pick<ControllerDeps, 'ddb'>, config: Config, cluster: string, state: ClusterRunState, endOfRun: boolean): Promise<ClusterRunState> {
+  const due = stateWriteDue(state.written, state, endOfRun);
+  if (due === 'none') return state;
+  const stored = persisted(state);
+  await saveClusterState(deps.ddb, config.controlTable, cluster, stored);
+  return { ...state, written: { fingerprint: stateFingerprint(stored), text: stateText(stored) } };
+}
+
+/**
+ * What the controller read for this cluster before the tick (functions/handlers/controller.ts
+ * reads the fleet once and the DynamoDB items in one batch for all its clusters,
+ * and calls this only once the run knows it may act this tick).
+ */
+export interface TickInputs {
+  /** The cluster's members (one DescribeInstances walk for all clusters sharing its tag key). */
+  members: Promise<Member[]>;
+  /** Its lock item as evidence and its pause item (or why the pause could not be read), from the tick's BatchGetItem. */
+  reads: Promise<{ lock: LockItemRead; pause: PauseRecord | undefined | Error }>;
+  /** Its state: carried from the previous tick, or loaded by the run's first batch. */
+  state: Promise<ClusterRunState>;
 }
 
 export async function reconcileTick(
   deps: ControllerDeps,
   config: Config,
   cluster: ClusterConfig,
-  state: ClusterRunState,
+  inputs: TickInputs,
 ): Promise<{ report: ClusterReport; state: ClusterRunState }> {
   const started = deps.now();
 
   // --- snapshot: read the world once (members, targets, probes, lock, and the pause) ---
   const lb = loadBalancerPort(cluster, deps);
-  const membersRead = discoverMembers(deps.ec2, cluster);
-  const [members, targets, storedPause] = await Promise.all([
+  const membersRead = inputs.members;
+  const [members, targets] = await Promise.all([
     membersRead,
     lb.describe(membersRead), // members map `ip` targets back to instances
-    readPause(deps.ddb, config.controlTable, cluster.name),
   ]);
-  const [probes, lockRead] = await Promise.all([deps.probe(members, cluster), readClusterLock(deps.ddb, cluster.haLock)]);
+  // The lock was read in the tick's batch, a fleet read before the probes (it used to be read beside them).
+  const [probes, reads, state] = await Promise.all([deps.probe(members, cluster), inputs.reads, inputs.state]);
+  if (reads.pause instanceof Error) throw reads.pause;
+  const storedPause = reads.pause;
+  const lockRead = reads.lock;
   const nowMs = deps.now();
 
   // --- maintenance pause (vault-ha pause; functions/core/pause.ts) ---
@@ -334,8 +371,30 @@ export async function reconcileTick(
     tickDurationMs,
   };
 
-  await bookkeeping('saving the cluster state', () => saveClusterState(deps.ddb, config.controlTable, cluster.name, next));
-  await bookkeeping('recording the observation', () => recordObservation(deps.ddb, config.controlTable, cluster.name, nowMs, report, OBSERVATION_TTL_SECONDS));
+  // Written only when what the next run decides from changed (functions/core/bookkeeping.ts);
+  // the rest waits for the end of the run.
+  let saved = next;
+  await bookkeeping('saving the cluster state', async () => {
+    saved = await saveStateIfDue(deps, config, cluster.name, next, false);
+  });
+  const observed = {
+    verdict: verdict.kind,
+    plan: report.plan,
+    nodes: report.nodes,
+    applied,
+    ...(mutations ? { mutations } : {}),
+    ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+    ...(report.paused ? { paused: report.paused } : {}),
+    ...(fencing ? { fencing } : {}),
+    ...(takeover ? { takeover: takeover.report } : {}),
+    ...(autoReplace ? { autoReplace } : {}),
+  };
+  if (observationDue(saved.observed, observed, nowMs)) {
+    await bookkeeping('recording the observation', async () => {
+      await recordObservation(deps.ddb, config.controlTable, cluster.name, nowMs, report, OBSERVATION_TTL_SECONDS);
+      saved = { ...saved, observed: { signature: observationSignature(observed), atMs: nowMs } };
+    });
+  }
   if (errors.length > 0) report.error = errors.join('; ');
 
   const counts: Partial<Record<NodeHealth['class'], number>> = {};
@@ -364,7 +423,7 @@ export async function reconcileTick(
     deregister,
     applied,
   });
-  return { report, state: next };
+  return { report, state: saved };
 }
 
 /**

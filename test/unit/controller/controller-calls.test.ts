@@ -1,0 +1,193 @@
+/**
+ * What the controller sends per tick (issue #9 "Fewer calls"): the real
+ * runController over aws-sdk-client-mock clients and a manual clock
+ * (fake-world.ts). Before this work a steady tick sent, per cluster,
+ * DescribeInstances, DescribeTargetHealth, lock GetItem, pause GetItem, lease
+ * PutItem, state PutItem and observation PutItem (7); now DescribeTargetHealth
+ * per cluster, one DescribeInstances and one BatchGetItem per tick, and the
+ * run lease's renewal every few ticks.
+ */
+import { afterEach, describe, it } from '@jest/globals';
+import assert from 'node:assert/strict';
+import type { BatchGetItemCommandInput, PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { RUN_LEASE_INTERVALS, runController } from '../../../functions/handlers/controller.js';
+import { OBSERVATION_HEARTBEAT_MS } from '../../../functions/core/bookkeeping.js';
+import { CONTROL_TABLE, FakeWorld, fakeConfig, type FakeCluster } from './fake-world.js';
+
+let w: FakeWorld | undefined;
+afterEach(() => {
+  w?.restore();
+  w = undefined;
+});
+
+function world(clusters: FakeCluster[], policy: Record<string, unknown> = {}): FakeWorld {
+  w = new FakeWorld(fakeConfig(clusters, policy), clusters);
+  return w;
+}
+
+const three = (): FakeCluster[] => [
+  { name: 'alpha', nodes: 3 },
+  { name: 'beta', nodes: 3 },
+  { name: 'gamma', nodes: 5 },
+];
+
+async function runFor(world: FakeWorld, budgetMs: number, requestId = 'run-1') {
+  return runController(world.config, world.deps(), world.context(requestId, budgetMs), { sleep: world.sleep });
+}
+
+describe('controller calls per tick (issue #9)', () => {
+  it('a steady tick sends DescribeTargetHealth per cluster, one DescribeInstances and one BatchGetItem, and nothing else (no state or observation write)', async () => {
+    const fw = world(three());
+    const report = await runFor(fw, 60_000);
+    assert.ok(report.ticks >= 10, `ticks: ${report.ticks}`);
+    assert.deepEqual(report.clusters.map((c) => c.verdict.kind), ['healthy', 'healthy', 'healthy']);
+    const ticks = fw.countsByTick();
+    // Ticks 2..n-1 (the first takes the claims, the last also ends the run).
+    for (const [i, counts] of ticks.slice(1, -1).entries()) {
+      const { UpdateItem = 0, ...rest } = counts;
+      assert.deepEqual(rest, { DescribeInstances: 1, DescribeTargetHealth: 3, BatchGetItem: 1 }, `tick ${i + 2}: ${JSON.stringify(counts)}`);
+      assert.ok(UpdateItem <= 1);
+    }
+  });
+
+  it('the run lease is renewed only when its expiry needs it: one UpdateItem every few ticks, for all clusters together', async () => {
+    const fw = world(three());
+    const report = await runFor(fw, 60_000);
+    const renewals = fw.commands('UpdateItem') as UpdateItemCommandInput[];
+    // 5 s interval, lease of 4 intervals + a tick budget: renewed every 4th tick.
+    assert.equal(renewals.length, Math.floor((report.ticks - 1) / RUN_LEASE_INTERVALS));
+    for (const r of renewals) {
+      assert.deepEqual(r.Key, { pk: { S: 'controller:run-1'.replace(/^/, 'run#') }, sk: { S: 'lease#run' } });
+      assert.match(r.ConditionExpression ?? '', /#expiresAtMs >= :now AND attribute_not_exists\(#handover\)/);
+    }
+  });
+
+  it('one BatchGetItem reads every lock table, every pause item and the run lease, consistently', async () => {
+    const fw = world(three());
+    await runFor(fw, 12_000);
+    const batches = fw.commands('BatchGetItem') as BatchGetItemCommandInput[];
+    const steady = batches[1]!;
+    const items = steady.RequestItems!;
+    for (const name of ['alpha', 'beta', 'gamma']) {
+      assert.deepEqual(items[`vault-data-${name}`], { Keys: [{ Path: { S: 'core' }, Key: { S: '_lock' } }], ConsistentRead: true });
+    }
+    assert.equal(items[CONTROL_TABLE]!.ConsistentRead, true);
+    assert.deepEqual(
+      items[CONTROL_TABLE]!.Keys!.map((k) => `${k['pk']!.S}/${k['sk']!.S}`),
+      ['cluster#alpha/pause', 'cluster#beta/pause', 'cluster#gamma/pause', 'run#controller:run-1/lease#run'],
+    );
+    // The first tick's batch also loads each cluster's state.
+    assert.deepEqual(
+      batches[0]!.RequestItems![CONTROL_TABLE]!.Keys!.map((k) => k['sk']!.S).filter((sk) => sk === 'state').length,
+      3,
+    );
+  });
+
+  it('clusters sharing a tag key are read with one DescribeInstances filter holding all their tag values; another key gets its own', async () => {
+    const fw = world([...three(), { name: 'delta', nodes: 3, tagKey: 'team-vault' }]);
+    const report = await runFor(fw, 6_000);
+    assert.equal(report.ticks, 1);
+    const calls = fw.commands('DescribeInstances') as DescribeInstancesCommandInput[];
+    assert.equal(calls.length, 2);
+    const filters = calls.map((c) => c.Filters![0]).sort((a, b) => a!.Name!.localeCompare(b!.Name!));
+    assert.deepEqual(filters, [
+      { Name: 'tag:team-vault', Values: ['delta'] },
+      { Name: 'tag:vault-cluster', Values: ['alpha', 'beta', 'gamma'] },
+    ]);
+    // Members were split by their own tag value.
+    assert.deepEqual(report.clusters.map((c) => c.nodes.length), [3, 3, 5, 3]);
+  });
+
+  it('the first tick takes one run lease and one claim per cluster; the end of the run saves what changed, releases the claims, then the lease', async () => {
+    const fw = world(three());
+    await runFor(fw, 6_000);
+    const puts = (fw.commands('PutItem') as PutItemCommandInput[]).map((p) => `${p.Item!['pk']!.S}/${p.Item!['sk']!.S}`);
+    assert.equal(puts[0], 'run#controller:run-1/lease#run');
+    assert.deepEqual(puts.filter((k) => k.endsWith('/lease#controller')).sort(), ['cluster#alpha/lease#controller', 'cluster#beta/lease#controller', 'cluster#gamma/lease#controller']);
+    const deletes = fw.log.filter((e) => e.command === 'DeleteItem').map((e) => (e.input as { Key: Record<string, { S: string }> }).Key);
+    assert.equal(deletes.length, 4);
+    assert.deepEqual(deletes.at(-1), { pk: { S: 'run#controller:run-1' }, sk: { S: 'lease#run' } });
+  });
+
+  it('a state item is written only when what the next run decides from changed: none on unchanged ticks, one at the end of the run', async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }]);
+    await runFor(fw, 60_000);
+    const stateWrites = fw.log.filter((e) => e.command === 'PutItem' && (e.input as PutItemCommandInput).Item!['sk']!.S === 'state');
+    // The first tick (no state stored yet) and the end of the run.
+    assert.equal(stateWrites.length, 2);
+    assert.equal(stateWrites[0]!.atMs, fw.log[0]!.atMs);
+    assert.equal(stateWrites[1]!.atMs, fw.log.at(-1)!.atMs);
+  });
+
+  it('a change of the active writes the state and an observation in that tick', async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }]);
+    const deps = fw.deps();
+    let ticks = 0;
+    const probe = deps.probe;
+    deps.probe = async (members, cluster) => {
+      ticks += 1;
+      if (ticks === 5) fw.active.set('alpha', 1);
+      return probe(members, cluster);
+    };
+    await runController(fw.config, deps, fw.context('run-1', 60_000), { sleep: fw.sleep });
+    const writesAt = (sk: (s: string) => boolean) =>
+      fw.log.filter((e) => e.command === 'PutItem' && sk((e.input as PutItemCommandInput).Item!['sk']!.S!)).map((e) => e.atMs);
+    const fifthTickAt = [...new Set(fw.log.map((e) => e.atMs))][4]!;
+    assert.ok(writesAt((s) => s === 'state').includes(fifthTickAt), 'no state write when the active changed');
+    assert.ok(writesAt((s) => s.startsWith('obs#')).includes(fifthTickAt), 'no observation when the active changed');
+  });
+
+  it(`observations: one when the run starts with nothing recorded, then only a heartbeat every ${OBSERVATION_HEARTBEAT_MS / 60_000} minutes while nothing changes`, async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }]);
+    await runFor(fw, 600_000);
+    const obs = fw.log.filter((e) => e.command === 'PutItem' && (e.input as PutItemCommandInput).Item!['sk']!.S!.startsWith('obs#')).map((e) => e.atMs);
+    assert.equal(obs.length, 3, JSON.stringify(obs));
+    assert.ok(obs[1]! - obs[0]! >= OBSERVATION_HEARTBEAT_MS && obs[1]! - obs[0]! < OBSERVATION_HEARTBEAT_MS + 6_000);
+  });
+
+  it('keys DynamoDB leaves unprocessed are asked again (bounded), and the tick still acts on what it read', async () => {
+    const fw = world(three());
+    fw.unprocessedRounds = 2;
+    const report = await runFor(fw, 1_000);
+    assert.equal(report.ticks, 1);
+    const batches = fw.commands('BatchGetItem') as BatchGetItemCommandInput[];
+    assert.equal(batches.length, 3);
+    // The retries ask for exactly what was left: the last key of each table.
+    assert.deepEqual(Object.keys(batches[1]!.RequestItems!).sort(), [CONTROL_TABLE, 'vault-data-alpha', 'vault-data-beta', 'vault-data-gamma'].sort());
+    assert.ok(Object.values(batches[1]!.RequestItems!).every((r) => r.Keys!.length === 1));
+    assert.deepEqual(report.clusters.map((c) => c.verdict.kind), ['healthy', 'healthy', 'healthy']);
+  });
+
+  it('a lock key still unprocessed after the bounded retries reads as UNREADABLE for its cluster only', async () => {
+    const fw = world(three());
+    fw.unprocessedRounds = 10;
+    const report = await runFor(fw, 1_000);
+    assert.equal(report.clusters.length, 3);
+    assert.equal((fw.commands('BatchGetItem') as unknown[]).length, 4);
+    for (const c of report.clusters) assert.equal(c.lock.state, 'UNREADABLE', c.name);
+  });
+
+  it('a lock table that refuses the batch costs only its own cluster: the batch is asked again per table, its lock reads UNREADABLE', async () => {
+    const fw = world(three());
+    fw.deniedTable = 'vault-data-beta';
+    const report = await runFor(fw, 1_000);
+    const batches = fw.commands('BatchGetItem') as BatchGetItemCommandInput[];
+    // The whole batch, then one per table (control table and three lock tables).
+    assert.equal(batches.length, 5);
+    assert.deepEqual(batches.slice(1).map((b) => Object.keys(b.RequestItems!)).flat().sort(), [CONTROL_TABLE, 'vault-data-alpha', 'vault-data-beta', 'vault-data-gamma'].sort());
+    const beta = report.clusters.find((c) => c.name === 'beta')!;
+    assert.equal(beta.lock.state, 'UNREADABLE');
+    assert.deepEqual(report.clusters.filter((c) => c.name !== 'beta').map((c) => c.lock.state), ['HELD', 'HELD']);
+  });
+
+  it('a control table that refuses the batch fails every tick: no cluster acts or writes without its pause, state and run lease read', async () => {
+    const fw = world(three());
+    fw.deniedTable = CONTROL_TABLE;
+    const report = await runFor(fw, 1_000);
+    assert.equal(report.ticks, 1);
+    for (const c of report.clusters) assert.match(c.error ?? '', /AccessDenied/, c.name);
+    const bookkeeping = (fw.commands('PutItem') as PutItemCommandInput[]).map((p) => p.Item!['sk']!.S!).filter((sk) => !sk.startsWith('lease#'));
+    assert.deepEqual(bookkeeping, []);
+  });
+});
