@@ -21,6 +21,7 @@
  * endpoints, and reads its config from `VAULT_HA_CONFIG`.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -497,7 +498,11 @@ export function controllerDeploymentFrom(yamlText: string, functionName = 'contr
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new DeploymentSettingError(at(k), `expected a number, got ${JSON.stringify(v)}`);
     return v;
   };
-  const events = Array.isArray(fn.events) ? (fn.events as Array<Record<string, unknown>>) : [];
+  // The controller's rules and concurrency come from scripts/controller-schedules.cjs
+  // (`${file(./scripts/controller-schedules.cjs):events}`): one shard is simulated, so its
+  // own rule (shard 0) and its own share of the reserved concurrency.
+  const shards = generatedShards(doc, fn);
+  const events = shards ? (shards.events as Array<Record<string, unknown>>) : Array.isArray(fn.events) ? (fn.events as Array<Record<string, unknown>>) : [];
   const rates: string[] = [];
   for (const e of events) {
     const sched = e?.schedule;
@@ -517,10 +522,35 @@ export function controllerDeploymentFrom(yamlText: string, functionName = 'contr
     functionName,
     schedulePeriodSeconds: parseRateExpression(rates[0]!, at('events[].schedule.rate')),
     timeoutSeconds: num('timeout', LAMBDA_DEFAULTS.timeoutSeconds)!,
-    reservedConcurrency: num('reservedConcurrency', undefined) ?? Number.POSITIVE_INFINITY,
+    reservedConcurrency: shards ? shards.perShardConcurrency : (num('reservedConcurrency', undefined) ?? Number.POSITIVE_INFINITY),
     maximumEventAgeSeconds: num('maximumEventAge', LAMBDA_DEFAULTS.maximumEventAgeSeconds)!,
     maximumRetryAttempts,
   };
+}
+
+const GENERATED = /^\$\{file\((\.\/scripts\/controller-schedules\.cjs)\):(events|reservedConcurrency)\}$/;
+
+/**
+ * When `events` / `reservedConcurrency` are generated from `params.controllerShards`
+ * (scripts/controller-schedules.cjs), what they are for params.default: the rule of
+ * shard 0 (every shard's rule has the same rate) and one shard's concurrency.
+ */
+function generatedShards(doc: Record<string, unknown> | null, fn: Record<string, unknown>): { events: unknown[]; perShardConcurrency: number } | undefined {
+  const ev = typeof fn.events === 'string' ? GENERATED.exec(fn.events) : null;
+  if (!ev) return undefined;
+  const generator = createRequire(SERVERLESS_YML)(ev[1]!) as {
+    parseShards(v: unknown): number;
+    scheduleEvents(n: number): unknown[];
+    CONCURRENCY_PER_SHARD: number;
+  };
+  const defaults = ((doc?.params as Record<string, Record<string, unknown>> | undefined)?.default ?? {}) as Record<string, unknown>;
+  let n: number;
+  try {
+    n = generator.parseShards(defaults.controllerShards ?? 1);
+  } catch (e) {
+    throw new DeploymentSettingError('params.default.controllerShards', (e as Error).message);
+  }
+  return { events: generator.scheduleEvents(n).slice(0, 1), perShardConcurrency: generator.CONCURRENCY_PER_SHARD };
 }
 
 /** The controller function's settings from the repository's serverless.yml (read at start, so the bench follows whatever is deployed). */

@@ -72,4 +72,5 @@ module.exports = {
   scheduleEvents,
   ControllerShardsParamError,
   MAX_SHARDS,
+  CONCURRENCY_PER_SHARD,
 };

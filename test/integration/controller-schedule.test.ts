@@ -174,6 +174,19 @@ resources:
     assert.ok(d.timeoutSeconds > 0 && d.timeoutSeconds <= 900, `timeout ${d.timeoutSeconds}`);
     assert.ok(d.reservedConcurrency >= 1, `reservedConcurrency ${d.reservedConcurrency}`);
   });
+
+  test('rules generated from params.controllerShards: one shard is simulated, with its own rule and its two instances', () => {
+    const yml = (shards: string) =>
+      `params:\n  default:\n    controllerShards: ${shards}\nfunctions:\n  controller:\n    timeout: 90\n` +
+      '    reservedConcurrency: ${file(./scripts/controller-schedules.cjs):reservedConcurrency}\n' +
+      '    events: ${file(./scripts/controller-schedules.cjs):events}\n';
+    for (const n of ['1', '4']) {
+      const d = controllerDeploymentFrom(yml(n));
+      assert.equal(d.schedulePeriodSeconds, 60, `${n} shard(s)`);
+      assert.equal(d.reservedConcurrency, 2, `${n} shard(s): one shard's run and its successor`);
+    }
+    assert.throws(() => controllerDeploymentFrom(yml('0')), (e: unknown) => e instanceof DeploymentSettingError && e.field === 'params.default.controllerShards');
+  });
 });
 
 describe('EventBridge + Lambda scheduling', () => {
