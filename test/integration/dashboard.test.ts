@@ -242,7 +242,7 @@ describe('region: the operator\'s, never a silent default', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'vault-ha-region-'));
-    for (const rel of ['serverless.yml', 'serverless', 'statemachines', 'package.json']) await cp(path.join(repoRoot, rel), path.join(dir, rel), { recursive: true });
+    for (const rel of ['serverless.yml', 'serverless', 'statemachines', 'scripts', 'package.json']) await cp(path.join(repoRoot, rel), path.join(dir, rel), { recursive: true });
     await symlink(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   });
   const print = async (env: Record<string, string>, args: string[] = []): Promise<{ code: number; out: string }> => {
