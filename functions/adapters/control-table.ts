@@ -32,6 +32,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { StateForWrite } from '../core/bookkeeping.js';
 import { VERDICT_KINDS, type ClusterHistory, type VerdictKind } from '../core/types.js';
 import { ControlItemCorruptError, HandoverRequestedError, ItemTooLargeError, LeaseBusyError, AwsTransientError, isAwsError, toAdapterError } from './errors.js';
 
@@ -76,16 +77,8 @@ export interface LeaseRequest {
   takeFrom?: string;
 }
 
-export interface ClusterState {
-  history: ClusterHistory;
-  lastVerdict?: VerdictKind;
-  lastVerdictSinceMs?: number;
-  lastNotifiedVerdict?: VerdictKind;
-  /** Since when each instance has been seen gone (stopped/terminated/unreachable), for auto-replace. */
-  goneSinceMs: Record<string, number>;
-  /** The last observation item written (functions/core/bookkeeping.ts): what it said and when. */
-  observed?: { signature: string; atMs: number };
-}
+/** The controller's stored state: the core's StateForWrite (functions/core/bookkeeping.ts) is its shape. */
+export type ClusterState = StateForWrite;
 
 export interface VerdictTransition {
   atMs: number;
@@ -194,11 +187,21 @@ export async function requestHandover(
   table: string,
   req: { cluster: string; scope: string; holder: string; requester: string; nowMs: number },
 ): Promise<boolean> {
+  return askHandover(ddb, table, key(req.cluster, leaseSk(req.scope)), req);
+}
+
+/** Marks a live lease item (held by `holder`, not expired) with the requester; false when the condition fails. */
+async function askHandover(
+  ddb: DynamoDBClient,
+  table: string,
+  itemKey: Record<string, AttributeValue>,
+  req: { holder: string; requester: string; nowMs: number },
+): Promise<boolean> {
   try {
     await ddb.send(
       new UpdateItemCommand({
         TableName: table,
-        Key: key(req.cluster, leaseSk(req.scope)),
+        Key: itemKey,
         UpdateExpression: 'SET #handover = :requester',
         ConditionExpression: '#owner = :holder AND #expiresAtMs >= :now',
         ExpressionAttributeNames: { '#handover': 'handoverRequestedBy', '#owner': 'owner', '#expiresAtMs': 'expiresAtMs' },
@@ -385,22 +388,7 @@ export async function requestRunHandover(
   table: string,
   req: { holder: string; requester: string; nowMs: number },
 ): Promise<boolean> {
-  try {
-    await ddb.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: runLeaseKey(req.holder),
-        UpdateExpression: 'SET #handover = :requester',
-        ConditionExpression: '#owner = :holder AND #expiresAtMs >= :now',
-        ExpressionAttributeNames: { '#handover': 'handoverRequestedBy', '#owner': 'owner', '#expiresAtMs': 'expiresAtMs' },
-        ExpressionAttributeValues: { ':requester': { S: req.requester }, ':holder': { S: req.holder }, ':now': n(req.nowMs) },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
-    throw toAdapterError(err, table);
-  }
+  return askHandover(ddb, table, runLeaseKey(req.holder), req);
 }
 
 /** Ends the run's lease (after its claims were released). False when it was not ours. */

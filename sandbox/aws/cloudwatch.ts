@@ -31,7 +31,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, readBody, type LocalServer } from './local-server.js';
 import { AwsApiError, decodePageToken, encodePageToken } from './query-protocol.js';
 
 export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801.';
@@ -116,7 +116,7 @@ export class CloudWatchEndpoint {
   private readonly alarmsByName = new Map<string, SandboxAlarm>();
   private readonly changes: AlarmStateChange[] = [];
   private readonly listeners = new Set<(c: AlarmStateChange) => void>();
-  private server: http.Server | undefined;
+  private server: LocalServer | undefined;
   private endpointUrl: string | undefined;
   /** DescribeAlarms requests answered, for tests that count reads. */
   describeCalls = 0;
@@ -200,17 +200,8 @@ export class CloudWatchEndpoint {
 
   async start(): Promise<string> {
     if (this.endpointUrl) return this.endpointUrl;
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    this.endpointUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.server = await listenLocal((req, res) => void this.handle(req, res));
+    this.endpointUrl = this.server.url;
     return this.endpointUrl;
   }
 
@@ -224,14 +215,13 @@ export class CloudWatchEndpoint {
     this.server = undefined;
     this.endpointUrl = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = randomUUID();
     try {
-      const body = await readBody(req);
+      const body = await readBody(req, () => new AwsApiError('InvalidParameterValue', 'request too large', 413));
       const target = String(req.headers['x-amz-target'] ?? '');
       if (req.method !== 'POST' || !target.startsWith(CLOUDWATCH_TARGET_PREFIX)) {
         throw new AwsApiError('InvalidAction', `The sandbox CloudWatch endpoint answers AWS JSON 1.0 (X-Amz-Target ${CLOUDWATCH_TARGET_PREFIX}<Operation>) only`);
@@ -410,24 +400,6 @@ function int(input: Record<string, unknown>, key: string, min: number, max: numb
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalidValue(key, String(v), `Member must have value between ${min} and ${max}`);
   return v;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > 1_048_576) {
-        reject(new AwsApiError('InvalidParameterValue', 'request too large', 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function send(res: http.ServerResponse, status: number, requestId: string, body: unknown, queryError?: string): void {

@@ -17,8 +17,7 @@
  * header, so every answer carries it there as well as in the body.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, type LocalServer } from './local-server.js';
 
 /** An error answered on the wire with an AWS error code (e.g. `InvalidInstanceID.NotFound`). */
 export class AwsApiError extends Error {
@@ -259,16 +258,12 @@ export interface QueryServerOptions {
   maxBodyBytes?: number;
 }
 
-export interface RunningServer {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type RunningServer = LocalServer;
 
 /** Starts a query-protocol HTTP server on 127.0.0.1 with an ephemeral port. */
 export async function startQueryServer(opts: QueryServerOptions): Promise<RunningServer> {
   const maxBody = opts.maxBodyBytes ?? 1_048_576;
-  const server = http.createServer((req, res) => {
+  return listenLocal((req, res) => {
     const requestId = randomUUID();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -317,25 +312,6 @@ export async function startQueryServer(opts: QueryServerOptions): Promise<Runnin
       /* client went away; nothing to answer */
     });
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // SDK clients keep connections alive; without this close() would wait for them.
-        server.closeAllConnections();
-      }),
-  };
 }
 
 /** Rejects a request whose `Version` is not the API version this endpoint implements. */

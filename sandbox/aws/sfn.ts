@@ -25,7 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, readBody, type LocalServer } from './local-server.js';
 import type { RunStateMachineResult, StateHistoryEntry } from '../stepfunctions/runner.js';
 
 export const SFN_TARGET_PREFIX = 'AWSStepFunctions.';
@@ -96,7 +96,7 @@ export class SfnEndpoint {
   private readonly now: () => number;
   private readonly machines = new Map<string, MachineEntry>();
   private readonly executions = new Map<string, Execution>();
-  private server: http.Server | undefined;
+  private server: LocalServer | undefined;
   private endpointUrl: string | undefined;
   private stopping = false;
 
@@ -112,17 +112,8 @@ export class SfnEndpoint {
 
   async start(): Promise<string> {
     if (this.endpointUrl) return this.endpointUrl;
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    this.endpointUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.server = await listenLocal((req, res) => void this.handle(req, res));
+    this.endpointUrl = this.server.url;
     return this.endpointUrl;
   }
 
@@ -149,8 +140,7 @@ export class SfnEndpoint {
     this.server = undefined;
     this.endpointUrl = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   }
 
   /** In-process view (tests). */
@@ -171,7 +161,7 @@ export class SfnEndpoint {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = randomUUID();
     try {
-      const body = await readBody(req);
+      const body = await readBody(req, () => new SfnApiError('ValidationException', 'request too large', 413));
       const target = String(req.headers['x-amz-target'] ?? '');
       if (req.method !== 'POST' || !target.startsWith(SFN_TARGET_PREFIX)) throw new SfnApiError('UnknownOperationException', `unknown operation ${target}`);
       let input: Record<string, unknown>;
@@ -434,24 +424,6 @@ function token(input: Record<string, unknown>): number {
   const n = Number(t);
   if (typeof t !== 'string' || !Number.isInteger(n) || n < 0) throw new SfnApiError('InvalidToken', `Invalid Token: '${String(t)}'`);
   return n;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > 1_048_576) {
-        reject(new SfnApiError('ValidationException', 'request too large', 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function send(res: http.ServerResponse, status: number, requestId: string, body: unknown): void {
