@@ -48,14 +48,28 @@ export function leaseCoversTick(c: Pick<LeaseClock, 'expiresAtMs' | 'nowMs' | 't
 
 /* ------------------------------------------------------------------ state */
 
-/** The persisted controller state (control-table.ts ClusterState), as far as this module reads it. */
+/** The persisted controller state (control-table.ts ClusterState). */
 export interface StateForWrite {
   history: ClusterHistory;
   lastVerdict?: VerdictKind;
   lastVerdictSinceMs?: number;
   lastNotifiedVerdict?: VerdictKind;
+  /** Since when each instance has been seen gone (stopped/terminated/unreachable), for auto-replace. */
   goneSinceMs: Record<string, number>;
+  /** The last observation item written: what it said and when. */
   observed?: { signature: string; atMs: number };
+}
+
+/**
+ * Failure counts matter only up to the unhealthy threshold (the planner
+ * compares `count < policy.unhealthyThreshold`, at most 10 by the config
+ * schema): a node that keeps hanging past it changes no decision, so its
+ * growing count alone is no reason to write the state every tick.
+ */
+export const DECISIVE_FAILURE_COUNT = 10;
+
+function decisiveCounts(r: Record<string, number>): Array<[string, number]> {
+  return sortedEntries(r).map(([k, v]) => [k, Math.min(v, DECISIVE_FAILURE_COUNT)]);
 }
 
 /** A tick as the next run's decisions use it: everything but when it was taken and the lock's running Expires. */
@@ -75,7 +89,7 @@ export function stateFingerprint(s: StateForWrite): string {
     s.lastVerdict ?? null,
     s.lastVerdictSinceMs ?? null,
     s.lastNotifiedVerdict ?? null,
-    sortedEntries(s.history.failureCounts),
+    decisiveCounts(s.history.failureCounts),
     sortedEntries(s.goneSinceMs),
     decisionTick(s.history.ticks[s.history.ticks.length - 1]),
   ]);

@@ -6,6 +6,7 @@
 import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import {
+  DECISIVE_FAILURE_COUNT,
   OBSERVATION_HEARTBEAT_MS,
   leaseCoversTick,
   leaseRenewalDue,
@@ -18,6 +19,7 @@ import {
   type StateForWrite,
 } from '../../../functions/core/bookkeeping.js';
 import { NOW_MS, tick } from './factories.js';
+import { policySchema } from '../../../functions/config/schema.js';
 
 describe('leaseRenewalDue / leaseCoversTick', () => {
   const clock = { nowMs: NOW_MS, intervalMs: 5_000, tickBudgetMs: 7_000 };
@@ -62,6 +64,16 @@ describe('stateWriteDue', () => {
   ])('%s', (_name, next, endOfRun, expected) => {
     const last = _name === 'nothing stored yet' ? undefined : written(before);
     assert.equal(stateWriteDue(last, next, endOfRun), expected);
+  });
+  it('a node that keeps hanging past every threshold is no reason to write each tick; reaching the cap is', () => {
+    const counted = (n: number) => state({ history: { ...before.history, failureCounts: { 'i-0b': n } } });
+    assert.equal(stateWriteDue(written(counted(DECISIVE_FAILURE_COUNT)), counted(DECISIVE_FAILURE_COUNT + 1), false), 'none');
+    assert.equal(stateWriteDue(written(counted(DECISIVE_FAILURE_COUNT + 7)), counted(DECISIVE_FAILURE_COUNT + 8), false), 'none');
+    assert.equal(stateWriteDue(written(counted(DECISIVE_FAILURE_COUNT - 1)), counted(DECISIVE_FAILURE_COUNT), false), 'changed');
+  });
+  it('the cap covers the largest unhealthyThreshold the config accepts', () => {
+    assert.equal(policySchema.safeParse({ unhealthyThreshold: DECISIVE_FAILURE_COUNT }).success, true);
+    assert.equal(policySchema.safeParse({ unhealthyThreshold: DECISIVE_FAILURE_COUNT + 1 }).success, false);
   });
   it('an unchanged state is not written even at the end of the run', () => {
     assert.equal(stateWriteDue(written(before), state(), true), 'none');
