@@ -129,6 +129,64 @@ const closeNode = (n: FakeNode): Promise<void> =>
 export interface AwsCall {
   atMs: number;
   api: string;
+  /** DynamoDB capacity the call consumes on demand (estimated from the request: see dynamoUnits). */
+  units?: { wru: number; rru: number; runLease: boolean };
+}
+
+/**
+ * An item's size as DynamoDB bills it (Developer Guide, "Item sizes and formats"):
+ * attribute names plus values (strings as UTF-8, binary as bytes, numbers ~1 byte
+ * per two digits plus one, maps and lists their members plus 3 bytes).
+ */
+export function itemBytes(item: Record<string, unknown>): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(item)) n += Buffer.byteLength(name) + valueBytes(v as Record<string, unknown>);
+  return n;
+}
+
+function valueBytes(v: Record<string, unknown>): number {
+  if (typeof v['S'] === 'string') return Buffer.byteLength(v['S']);
+  if (typeof v['B'] === 'string') return Buffer.from(v['B'], 'base64').length;
+  if (typeof v['N'] === 'string') return Math.ceil(v['N'].replace(/^-|\./g, '').length / 2) + 1;
+  if (typeof v['BOOL'] === 'boolean' || v['NULL'] === true) return 1;
+  if (v['M'] && typeof v['M'] === 'object') return 3 + itemBytes(v['M'] as Record<string, unknown>);
+  if (Array.isArray(v['L'])) return 3 + (v['L'] as Array<Record<string, unknown>>).reduce((n, x) => n + 1 + valueBytes(x), 0);
+  if (Array.isArray(v['SS'])) return (v['SS'] as string[]).reduce((n, x) => n + Buffer.byteLength(x), 0);
+  return 0;
+}
+
+/**
+ * On-demand capacity of one DynamoDB request (Developer Guide, "Read/write capacity
+ * mode"): a write is one unit per KB of the item written (Update/Delete of the
+ * controller's small items: one), a strongly consistent read one unit per item up
+ * to 4 KB (an absent item still costs one). `runLease`: the run's own lease item
+ * (pk run#…), a cost per tick rather than per cluster.
+ */
+export function dynamoUnits(op: string, body: string): AwsCall['units'] {
+  let req: Record<string, any>;
+  try {
+    req = JSON.parse(body) as Record<string, any>;
+  } catch {
+    return undefined;
+  }
+  const pkOf = (key: Record<string, any> | undefined): string => String(key?.['pk']?.['S'] ?? '');
+  switch (op) {
+    case 'PutItem':
+      return { wru: Math.max(1, Math.ceil(itemBytes(req['Item'] ?? {}) / 1024)), rru: 0, runLease: pkOf(req['Item']).startsWith('run#') };
+    case 'UpdateItem':
+    case 'DeleteItem':
+      return { wru: 1, rru: 0, runLease: pkOf(req['Key']).startsWith('run#') };
+    case 'GetItem':
+      return { wru: 0, rru: 1, runLease: pkOf(req['Key']).startsWith('run#') };
+    case 'BatchGetItem': {
+      const keys = Object.values((req['RequestItems'] ?? {}) as Record<string, { Keys?: unknown[] }>).reduce((n, t) => n + (t.Keys?.length ?? 0), 0);
+      return { wru: 0, rru: keys, runLease: false };
+    }
+    case 'Query':
+      return { wru: 0, rru: 1, runLease: false };
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -157,7 +215,9 @@ async function startCountingProxy(service: string, target: string, calls: AwsCal
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      calls.push({ atMs: Date.now(), api: operationOf(service, req.headers, body.toString('utf8')) });
+      const api = operationOf(service, req.headers, body.toString('utf8'));
+      const units = api.startsWith('dynamodb:') ? dynamoUnits(api.slice('dynamodb:'.length), body.toString('utf8')) : undefined;
+      calls.push({ atMs: Date.now(), api, ...(units ? { units } : {}) });
       const upstream = request(
         { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: { ...req.headers, host: to.host }, agent },
         (up) => {
@@ -338,7 +398,7 @@ export async function runTicks(fleet: FleetWorld, handler: string, opts: InvokeO
   await writeFile(configFile, JSON.stringify(fleet.configFor(table)));
   const resultFile = path.join(dir, `result-${tag}.json`);
   fleet.calls.length = 0;
-  /** Per cluster, the (start, duration) of each tick, from the EMF lines. */
+  /** Per cluster, the (start, duration) of each tick, from the EMF lines and when they arrived. */
   const ticks = new Map<string, Array<{ at: number; ms: number }>>();
   let logBytes = 0;
   let emfBytes = 0;
@@ -355,7 +415,9 @@ export async function runTicks(fleet: FleetWorld, handler: string, opts: InvokeO
     try {
       const d = JSON.parse(line) as { Cluster: string; TickDurationMs: number; _aws: { Timestamp: number } };
       const list = ticks.get(d.Cluster) ?? [];
-      list.push({ at: d._aws.Timestamp, ms: d.TickDurationMs });
+      // The line is written as the cluster's tick ends; its EMF Timestamp is when the snapshot was
+      // taken (after the probes), not when the tick began: start = arrival - duration.
+      list.push({ at: Date.now() - d.TickDurationMs, ms: d.TickDurationMs });
       ticks.set(d.Cluster, list);
     } catch {
       /* not an EMF line */

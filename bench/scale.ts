@@ -25,6 +25,10 @@ import { median, runTicks, startFleet, type AwsCall, type FleetOptions, type Tic
 export const PROBE_TIMEOUT_MS = 2000;
 /** Issue 9: every tick, the first of an invocation included, within the probe timeout + 1 s. */
 export const TICK_LIMIT_MS = PROBE_TIMEOUT_MS + 1000;
+/** Issue 9's targets for a steady tick: AWS calls and DynamoDB write units. */
+export const CALLS_PER_CLUSTER = 1;
+export const CALLS_PER_TICK = 2;
+export const WRU_PER_CLUSTER_TICK = 0.2;
 
 export interface ScaleCase {
   key: string;
@@ -125,7 +129,19 @@ export async function runScaleBench(argv: string[]): Promise<void> {
           console.log(
             `     AWS calls, steady tick: ${steady.median} (${ticked > 0 ? (steady.median / ticked).toFixed(2) : '?'} per cluster; median tick: ${callSummary(steady.sample)})`,
           );
+          const steadyMean = r.callsPerTick.slice(1, -1).reduce((n, t) => n + t.length, 0) / Math.max(1, r.callsPerTick.length - 2);
+          const budget = CALLS_PER_CLUSTER * ticked + CALLS_PER_TICK;
+          if (fraction === 0) summary.push([`${c.label}: AWS calls per steady tick ≤ ${CALLS_PER_CLUSTER} per cluster + ${CALLS_PER_TICK} (${budget})`, `median ${steady.median}, mean ${steadyMean.toFixed(2)}`, steadyMean <= budget]);
         }
+        // Write units over the whole invocation (its first tick and its end included), per tick.
+        const all = r.callsPerTick.flat();
+        const wru = (runLease: boolean) => all.reduce((n, x) => n + (x.units && x.units.runLease === runLease ? x.units.wru : 0), 0);
+        const perClusterWru = ticked > 0 ? wru(false) / (r.ticks * ticked) : NaN;
+        console.log(
+          `     DynamoDB write units, invocation average: ${perClusterWru.toFixed(3)} per cluster per tick (state, claims, observations), ` +
+            `${(wru(true) / r.ticks).toFixed(3)} per tick (the run's lease)`,
+        );
+        if (fraction === 0) summary.push([`${c.label}: DynamoDB write units ≤ ${WRU_PER_CLUSTER_TICK} per cluster per tick`, perClusterWru.toFixed(3), perClusterWru <= WRU_PER_CLUSTER_TICK]);
         summary.push([
           `${c.label}, ${Math.round(fraction * 100)} % hanging: every tick ≤ ${TICK_LIMIT_MS / 1000} s`,
           `first ${(r.firstTickMs / 1000).toFixed(2)} s, max ${(maxTickMs / 1000).toFixed(2)} s over ${r.ticks} ticks`,
