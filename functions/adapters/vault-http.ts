@@ -65,11 +65,14 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', '
  * closed port to the controller (`refused`), a reset mid-body is a broken
  * network path (`network`).
  */
-export function failureReasonOf(err: unknown, answered: boolean): ProbeFailureReason {
+export function failureReasonOf(err: unknown, answered: boolean, connected = false): ProbeFailureReason {
   const code = errorCode(err);
   if (code === undefined) return 'network';
   if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'ECONNRESET') return answered ? 'network' : 'refused';
+  // A reset before the TCP handshake completed is a refusal; once something accepted the
+  // connection (a process, a proxy, a wedged server), a reset proves no process gone: it is
+  // not the "refused" that dead-leader takeover may take as proof of death (DESIGN §5.10).
+  if (code === 'ECONNRESET') return answered || connected ? 'network' : 'refused';
   if (code === 'ETIMEDOUT') return 'timeout';
   if (DNS_CODES.has(code)) return 'dns';
   if (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_')) return 'tls';
@@ -142,6 +145,7 @@ export function vaultRequest<T>(baseUrl: string, path: string, opts: VaultReques
   return new Promise<HttpAnswer<T>>((resolve) => {
     let settled = false;
     let answered = false;
+    let connected = false;
     let req: http.ClientRequest | undefined;
 
     const finish = (answer: HttpAnswer<T>): void => {
@@ -181,7 +185,11 @@ export function vaultRequest<T>(baseUrl: string, path: string, opts: VaultReques
       return;
     }
 
-    req.on('error', (err) => finish(fail(failureReasonOf(err, answered), describe(err))));
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once('connect', () => (connected = true));
+    });
+    req.on('error', (err) => finish(fail(failureReasonOf(err, answered, connected), describe(err))));
     req.on('response', (res) => {
       answered = true;
       const status = res.statusCode ?? 0;

@@ -60,6 +60,13 @@ export interface TakeoverInput {
   /** The history before this tick. */
   history: ClusterHistory;
   nowMs: number;
+  /**
+   * When the lock item was read (the read's start: the item is at least that fresh). The
+   * missed renewal is judged at this time, not at `nowMs`: the read may precede the probes by
+   * a fleet read and a probe timeout, and a holder that renewed meanwhile is not dead. Absent:
+   * `nowMs`.
+   */
+  lockReadAtMs?: number;
   /** Vault's lock timings as the nodes run them. */
   timings: Pick<LockTimings, 'ttlMs' | 'renewIntervalMs'>;
   /** `haLock.skewToleranceMs`. */
@@ -114,7 +121,7 @@ export function decideTakeover(input: TakeoverInput): TakeoverDecision {
   } catch {
     return skip(`lock Expires "${expiresAtNs}" is not an integer`);
   }
-  const nowNs = BigInt(Math.floor(input.nowMs)) * NS_PER_MS;
+  const nowNs = BigInt(Math.floor(Math.min(input.nowMs, input.lockReadAtMs ?? input.nowMs))) * NS_PER_MS;
   const ttlNs = BigInt(Math.floor(input.timings.ttlMs)) * NS_PER_MS;
   const renewalDeadlineMs = Math.floor(input.timings.renewIntervalMs) + Math.max(0, Math.floor(input.skewToleranceMs));
   const lastRenewalNs = expiresNs - ttlNs;

@@ -163,6 +163,7 @@ export async function runController(
   const held = new Set<string>();
   let claimsExpireAtMs = Number.POSITIVE_INFINITY;
   let run: RunLease | undefined;
+  let renewing: Promise<void> | undefined;
   let stopped: { why: 'handover'; successor: string } | { why: 'lost'; reason: string } | undefined;
   const lastReports = new Map<string, ClusterReport>();
   /** Since when each cluster has been not healthy (for the fast-tick window). */
@@ -204,6 +205,7 @@ export async function runController(
     const needState = acting.filter((c) => !states.has(c.name)).map((c) => c.name);
     // Beside the fleet read: the run lease says whether to go on before any probe
     // or load-balancer call, and the lock items are read a fleet read before the probes.
+    const readAtMs = deps.now();
     const reads: Promise<TickReads> = readTickItems(deps.ddb, { controlTable: table, clusters: acting, runOwner: owner, stateOf: needState });
     fleet.catch(() => undefined);
     reads.catch(() => undefined);
@@ -232,7 +234,7 @@ export async function runController(
                 if (s === undefined || s instanceof Error) throw s ?? new Error(`no state read for ${cluster.name}`);
                 return runStateOf(s);
               });
-          const clusterReads = reads.then((r) => ({ lock: r.lock.get(cluster.name)!, pause: r.pause.get(cluster.name) }));
+          const clusterReads = reads.then((r) => ({ lock: r.lock.get(cluster.name)!, pause: r.pause.get(cluster.name), readAtMs }));
           const { report, state: next } = await reconcileTick(deps, config, cluster, { members, reads: clusterReads, state });
           states.set(cluster.name, next);
           return report;
@@ -333,6 +335,7 @@ export async function runController(
             if (askedLegacy) deps.logger.log('info', 'asked the running controller to hand over', { cluster: cluster.name, holder: holder.owner });
           }
           await wait(t.handoverPollMs);
+          if (!(await keepRunAlive())) throw err;
         }
       }
     } catch (err) {
@@ -343,6 +346,31 @@ export async function runController(
   }
 
   /**
+   * Renews the run's lease while it waits for claims, when the next poll and a
+   * tick would otherwise outlive it (one renewal shared by every cluster waiting).
+   * False when the run must stop: a successor asked it to hand over, or it lost
+   * the lease.
+   */
+  async function keepRunAlive(): Promise<boolean> {
+    if (stopped) return false;
+    if (!run || !leaseRenewalDue({ expiresAtMs: run.expiresAtMs, nowMs: deps.now(), intervalMs: t.handoverPollMs, tickBudgetMs: t.tickBudgetMs })) return true;
+    renewing ??= renewRunLease(deps.ddb, table, { owner, nowMs: deps.now(), ttlMs: t.leaseTtlMs })
+      .then((r) => {
+        run = r;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof HandoverRequestedError) stopped ??= { why: 'handover', successor: err.requester };
+        else if (err instanceof RunLeaseLostError) stopped ??= { why: 'lost', reason: err.message };
+        else deps.logger.log('warn', 'could not renew the controller run lease', { error: String(err) });
+      })
+      .finally(() => {
+        renewing = undefined;
+      });
+    await renewing;
+    return !stopped;
+  }
+
+  /**
    * True once the run `holder` is over (its lease gone or expired), asking it
    * to hand over if it lives; false when it still lives at `waitUntil`.
    * One read per poll, whatever the number of clusters it holds.
@@ -350,6 +378,9 @@ export async function runController(
   async function waitForRunEnd(holder: string, waitUntil: number): Promise<boolean> {
     let asked = false;
     for (let poll = 0; poll < 400; poll++) {
+      // Waiting out a predecessor can take longer than this run's own lease lives: keep it
+      // alive, or the claims taken meanwhile would belong to a run that looks over.
+      if (!(await keepRunAlive())) return false;
       const lease = await readRunLease(deps.ddb, table, holder);
       if (!lease || lease.owner !== holder || lease.expiresAtMs < deps.now()) return true;
       if (deps.now() >= waitUntil || context.getRemainingTimeInMillis() < t.endMarginMs + t.slowestProbeMs) return false;

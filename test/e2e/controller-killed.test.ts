@@ -14,11 +14,12 @@ import type { Context } from 'aws-lambda';
 import { waitFor } from '../../sandbox/sim/index.js';
 import { scaledTimings } from '../../sandbox/sim/index.js';
 import { CONTROL_TABLE, ControllerHarness } from './support/controller-harness.js';
-import { createControllerHandler, type ControllerReport } from '../../functions/handlers/controller.js';
+import { createControllerHandler, loopTimings, type ControllerReport } from '../../functions/handlers/controller.js';
 import { createClients, destroyClients, type AwsClients } from '../../functions/adapters/aws-clients.js';
 import { defaultProbe } from '../../functions/handlers/lib/reconcile.js';
 import { silentLogger } from '../../functions/handlers/lib/logger.js';
-import { readLease } from '../../functions/adapters/control-table.js';
+import { acquireLease, putRunLease, readLease } from '../../functions/adapters/control-table.js';
+import { parseConfig } from '../../functions/config/load.js';
 
 let h: ControllerHarness | undefined;
 const own: AwsClients[] = [];
@@ -124,16 +125,19 @@ describe('controller: a run killed at any point, and the next run converges', ()
       const { old, now } = failover ?? (await activeDies(harness));
 
       // The next scheduled run: waits out the dead run's lease (≈2 s at this scale), then ticks.
+      const lines: string[] = [];
       const report = (await createControllerHandler(
         () => {
           const clients = createClients();
           own.push(clients);
-          return { ...clients, probe: defaultProbe, now: Date.now, logger: silentLogger, lockTimings: scaledTimings(0.1) };
+          return { ...clients, probe: defaultProbe, now: Date.now, logger: { ...silentLogger, log: (level: string, msg: string, fields?: unknown) => void lines.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`) }, lockTimings: scaledTimings(0.1) };
         },
         { timeScale: TIME_SCALE },
-      )({}, context(`next-${point}`, 8_000))) as ControllerReport;
+        // Room for the dead run's lease to expire and a few ticks, on a loaded machine too.
+      )({}, context(`next-${point}`, 12_000))) as ControllerReport;
 
-      const c = report.clusters[0]!;
+      const c = report.clusters[0];
+      assert.ok(c, `the next run reported no cluster: ${JSON.stringify(report).slice(0, 500)}\n${lines.slice(-20).join('\n').slice(0, 3000)}`);
       assert.equal(c.skipped, undefined, c.outcome);
       assert.equal(c.verdict.kind, 'healthy', c.outcome);
       assert.equal(c.verdict.legitimateActive, now);
@@ -143,4 +147,34 @@ describe('controller: a run killed at any point, and the next run converges', ()
     },
     30_000,
   );
+
+  it('a live predecessor whose lease outlives this run\'s own: the run keeps its lease alive while it waits, then routes', async () => {
+    const harness = await steady();
+    const t = loopTimings(parseConfig(harness.config()), TIME_SCALE);
+    const clients = createClients();
+    own.push(clients);
+    // A run that holds the cluster, never hands over and never renews: its lease lives 1.5 times
+    // as long as the new run's own, so the new run waits longer than its lease would last.
+    const stuck = 'controller:stuck';
+    const nowMs = Date.now();
+    await putRunLease(clients.ddb, CONTROL_TABLE, { owner: stuck, nowMs, ttlMs: Math.round(1.5 * t.leaseTtlMs) });
+    await acquireLease(clients.ddb, CONTROL_TABLE, { cluster: 'e2e', scope: 'controller', owner: stuck, ttlMs: 4 * t.leaseTtlMs, nowMs, purpose: 'controller', runLease: true });
+
+    const lines: string[] = [];
+    const report = (await createControllerHandler(
+      () => {
+        const c = createClients();
+        own.push(c);
+        return { ...c, probe: defaultProbe, now: Date.now, logger: { ...silentLogger, log: (level: string, msg: string, fields?: unknown) => void lines.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`) }, lockTimings: scaledTimings(0.1) };
+      },
+      { timeScale: TIME_SCALE },
+    )({}, context('next-after-stuck', Math.round(3 * t.leaseTtlMs)))) as ControllerReport;
+
+    const c = report.clusters[0];
+    assert.ok(c, `no cluster reported: ${lines.slice(-10).join('\n')}`);
+    assert.equal(c.skipped, undefined, `${c.outcome}\n${lines.slice(-10).join('\n')}`);
+    assert.equal(c.verdict.kind, 'healthy', c.outcome);
+    assert.ok(lines.some((l) => l.includes('asked the running controller to hand over')), 'it asked the predecessor first');
+    assert.ok(!lines.some((l) => l.includes('lost its lease')), lines.filter((l) => l.includes('lease')).join('\n'));
+  });
 });

@@ -314,12 +314,15 @@ describe('vaultRequest: failures', () => {
     assertFailure(answer, 'refused');
   });
 
-  test('a connection reset before any answer yields refused', async () => {
+  // What a wedged server whose hung connections are torn down looks like: the kernel completed
+  // the handshake, so some process accepted. Read as "refused" it once let dead-leader takeover
+  // take a live zombie's reset for proof of death (npm run chaos, "node accepts TCP and never answers").
+  test('a connection accepted and then reset before any answer is a network failure, not a refusal', async () => {
     const server = await startHttp((req) => req.socket.resetAndDestroy());
 
     const answer = await vaultRequest(server.url, VAULT_PATHS.health, opts(500));
 
-    assertFailure(answer, 'refused');
+    assertFailure(answer, 'network');
   });
 
   const badBodies: Array<{ name: string; status: number; text: string }> = [
@@ -393,9 +396,10 @@ describe('vaultRequest: failures', () => {
     assertFailure(answer, 'network');
   });
 
-  const codes: Array<{ code: string; answered: boolean; reason: string }> = [
+  const codes: Array<{ code: string; answered: boolean; connected?: boolean; reason: string }> = [
     { code: 'ECONNREFUSED', answered: false, reason: 'refused' },
     { code: 'ECONNRESET', answered: false, reason: 'refused' },
+    { code: 'ECONNRESET', answered: false, connected: true, reason: 'network' },
     { code: 'ECONNRESET', answered: true, reason: 'network' },
     { code: 'ENOTFOUND', answered: false, reason: 'dns' },
     { code: 'EAI_AGAIN', answered: false, reason: 'dns' },
@@ -406,10 +410,10 @@ describe('vaultRequest: failures', () => {
     { code: 'EHOSTUNREACH', answered: false, reason: 'network' },
   ];
   for (const row of codes) {
-    test(`classifies ${row.code} ${row.answered ? 'after' : 'before'} an answer as ${row.reason}`, () => {
+    test(`classifies ${row.code} ${row.answered ? 'after' : 'before'} an answer${row.connected ? ' on an accepted connection' : ''} as ${row.reason}`, () => {
       const err = Object.assign(new Error('synthetic'), { code: row.code });
 
-      assert.equal(failureReasonOf(err, row.answered), row.reason);
+      assert.equal(failureReasonOf(err, row.answered, row.connected), row.reason);
     });
   }
 });

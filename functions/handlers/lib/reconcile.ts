@@ -140,7 +140,7 @@ export interface TickInputs {
   /** The cluster's members (one DescribeInstances walk for all clusters sharing its tag key). */
   members: Promise<Member[]>;
   /** Its lock item as evidence and its pause item (or why the pause could not be read), from the tick's BatchGetItem. */
-  reads: Promise<{ lock: LockItemRead; pause: PauseRecord | undefined | Error }>;
+  reads: Promise<{ lock: LockItemRead; pause: PauseRecord | undefined | Error; readAtMs?: number }>;
   /** Its state: carried from the previous tick, or loaded by the run's first batch. */
   state: Promise<ClusterRunState>;
 }
@@ -183,7 +183,7 @@ export async function reconcileTick(
   const failureCounts = updateFailureCounts(state.history.failureCounts, nodes);
 
   // --- dead-leader takeover: first, so the lock moves while the rest of the tick runs ---
-  const takeover = await runTakeover(deps, acting, { nodes, probes, verdict, lock, history: state.history, nowMs });
+  const takeover = await runTakeover(deps, acting, { nodes, probes, verdict, lock, history: state.history, nowMs, ...(reads.readAtMs !== undefined ? { lockReadAtMs: reads.readAtMs } : {}) });
 
   // --- plan (guards live in the planner) ---
   const plan: RegistrationPlan = planRegistrations({
@@ -443,7 +443,7 @@ type TakeoverReport = NonNullable<ClusterReport['takeover']>;
 async function runTakeover(
   deps: ControllerDeps,
   cluster: ClusterConfig,
-  seen: Pick<Parameters<typeof decideTakeover>[0], 'nodes' | 'probes' | 'verdict' | 'lock' | 'history' | 'nowMs'>,
+  seen: Pick<Parameters<typeof decideTakeover>[0], 'nodes' | 'probes' | 'verdict' | 'lock' | 'history' | 'nowMs' | 'lockReadAtMs'>,
 ): Promise<{ report: TakeoverReport; outcomeSuffix?: string } | undefined> {
   const haLock = cluster.haLock;
   if (haLock.type !== 'dynamodb') return undefined;

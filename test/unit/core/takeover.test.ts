@@ -58,6 +58,8 @@ interface World {
   skewToleranceMs?: number;
   enabled?: boolean;
   dryRun?: boolean;
+  /** When the lock was read, if before the decision (the tick's batch read precedes the probes). */
+  lockReadAtMs?: number;
 }
 
 function probeOf(id: string, shape: Shape): ProbeResult | undefined {
@@ -98,6 +100,7 @@ function decide(w: World): TakeoverDecision {
     lock,
     history: w.history,
     nowMs: NOW_MS,
+    ...(w.lockReadAtMs !== undefined ? { lockReadAtMs: w.lockReadAtMs } : {}),
     timings,
     skewToleranceMs: skew,
     policy: { enabled: w.enabled ?? true, dryRun: w.dryRun ?? false },
@@ -180,6 +183,14 @@ describe('decideTakeover: the takeover is due', () => {
     assert.equal(ev.lockRemainingMs, 8_000);
     assert.deepEqual(ev.standbys, ['i-0b', 'i-0c']);
     assert.match(d.reason, /i-0a holds the lock .* is dead .* last renewed 7000 ms ago/);
+  });
+
+  it('the missed renewal is judged when the lock was read, not after the probes: a renewal not yet due then proves nothing', () => {
+    // Last renewal 7 s before the decision, but the item was read 3 s before it: at the read
+    // only 4 s had passed (< 5 s renew + 1 s skew), and the holder may have renewed since.
+    assert.match(skipReason(decide(dueWorld({ lockReadAtMs: NOW_MS - 3_000 }))), /last renewed the lock 4000 ms ago, within the renew interval plus skew tolerance/);
+    // Read 0.5 s before the decision: 6.5 s had passed at the read, a renewal was missed.
+    assert.equal(evidenceOf(decide(dueWorld({ lockReadAtMs: NOW_MS - 500 }))).msSinceLastRenewal, 6_500);
   });
 
   for (const state of ['stopped', 'stopping', 'shutting-down', 'terminated', 'pending'] as InstanceState[]) {
