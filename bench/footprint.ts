@@ -12,7 +12,7 @@
  *      standard AWS_ENDPOINT_URL_* variables, as it would reach AWS.
  *   4. The monthly cost model for 1, 10 and 100 clusters, from list prices and
  *      per-tick call counts that are constants below (the tick's call pattern is
- *      being reduced: edit CALL_PROFILES when it changes).
+ *      measured by `npm run bench -- --scale`: edit CALL_PROFILES when it changes).
  *
  * Options: --memory 128,256,512,1024,1769  --clusters 100  --nodes 5  --skip-tick
  * (1 x 3 and 10 x 5 run once, at the smallest setting; the full fleet at each.)
@@ -254,15 +254,21 @@ const SECONDS_PER_MONTH = 30 * 24 * 3600;
 /**
  * DynamoDB work of one steady tick, per cluster and per tick for all clusters,
  * by kind: ADJUST when the tick's call pattern changes (issue 9 "Fewer calls").
- * `now` is the pattern measured before that work: lease PutItem (1 WRU), the
+ * `before` is the pattern measured before that work: lease PutItem (1 WRU), the
  * ~14 KB state PutItem (14 WRU), the observation PutItem (2 WRU), the lock and
- * pause GetItems (strongly consistent, 1 RRU each). `target` is the issue's
- * goal: at most 0.2 WRU per cluster on average and one read per cluster.
+ * pause GetItems (strongly consistent, 1 RRU each). `now` is what
+ * `npm run bench -- --scale` measures today (write units counted from the
+ * requests over whole invocations of a fresh fleet, first tick and end of run
+ * included: the claims, the deflated state, observations; per tick the run's
+ * own lease; reads: the lock and pause items per cluster and the run lease in
+ * one BatchGetItem, 1 RRU each). `target` is the issue's goal: at most 0.2 WRU
+ * per cluster on average and one read per cluster.
  * `logs`: which per-tick lines are billed (the EMF line carries the verdict,
  * node counts and tick time; the outcome line repeats much of it).
  */
 export const CALL_PROFILES = {
-  now: { perCluster: { wru: 17, rru: 2 }, perTick: { wru: 0, rru: 0 }, logs: 'every line' },
+  before: { perCluster: { wru: 17, rru: 2 }, perTick: { wru: 0, rru: 0 }, logs: 'every line' },
+  now: { perCluster: { wru: 0.6, rru: 2 }, perTick: { wru: 0.45, rru: 1 }, logs: 'every line' },
   // Logs: the EMF line every tick, the outcome line only when something changed (proposed with the fewer-calls work).
   target: { perCluster: { wru: 0.2, rru: 1 }, perTick: { wru: 1, rru: 1 }, logs: 'EMF line only' },
 } as const;
@@ -453,7 +459,7 @@ export async function runFootprintBench(argv: string[]): Promise<void> {
       `custom metric $0.30/month; alarm $0.10/month; logs $0.50/GB ingested + $0.03/GB-month; Step Functions $0.025/1k transitions; SNS $0.50/M publishes`);
     console.log(`assumptions: tick every ${COST_ASSUMPTIONS.probeIntervalSeconds} s, ${COST_ASSUMPTIONS.invocationsPerMonth} invocations x ${COST_ASSUMPTIONS.billedSecondsPerInvocation} s billed a month; ` +
       `per replacement ${COST_ASSUMPTIONS.transitionsPerReplacement} transitions (${COST_ASSUMPTIONS.replacementsPerClusterMonth}/cluster-month), per drill ${COST_ASSUMPTIONS.transitionsPerDrill} (${COST_ASSUMPTIONS.drillsPerClusterMonth}/cluster-month); ` +
-      `DynamoDB per steady tick from CALL_PROFILES (constants: the tick's call pattern is changing)`);
+      `DynamoDB per tick from CALL_PROFILES (constants; "now" as measured by npm run bench -- --scale)`);
     for (const profile of Object.keys(CALL_PROFILES) as CallProfile[]) {
       const c = CALL_PROFILES[profile];
       console.log(
