@@ -389,7 +389,8 @@ export async function reconcileTick(
     ...(takeover ? { takeover: takeover.report } : {}),
     ...(autoReplace ? { autoReplace } : {}),
   };
-  if (observationDue(saved.observed, observed, nowMs)) {
+  const observationIsDue = observationDue(saved.observed, observed, nowMs);
+  if (observationIsDue) {
     await bookkeeping('recording the observation', async () => {
       await recordObservation(deps.ddb, config.controlTable, cluster.name, nowMs, report, OBSERVATION_TTL_SECONDS);
       saved = { ...saved, observed: { signature: observationSignature(observed), atMs: nowMs } };
@@ -415,7 +416,10 @@ export async function reconcileTick(
       timestampMs: nowMs,
     }),
   );
-  deps.logger.log(verdict.kind === 'healthy' ? 'info' : 'warn', outcome, {
+  // The outcome line: every tick that is not healthy, and whenever an observation is due (a
+  // change, an action, a failure, the heartbeat). A steady healthy tick is in the EMF line above
+  // (verdict, counts, tick time), so its repeated sentence is not billed as log ingestion.
+  if (observationIsDue || verdict.kind !== 'healthy') deps.logger.log(verdict.kind === 'healthy' ? 'info' : 'warn', outcome, {
     cluster: cluster.name,
     verdict: verdict.kind,
     reasons: verdict.reasons,

@@ -190,4 +190,19 @@ describe('controller calls per tick (issue #9)', () => {
     const bookkeeping = (fw.commands('PutItem') as PutItemCommandInput[]).map((p) => p.Item!['sk']!.S!).filter((sk) => !sk.startsWith('lease#'));
     assert.deepEqual(bookkeeping, []);
   });
+
+  it('a steady healthy cluster logs its outcome sentence once, not every tick (the EMF line carries each tick)', async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }]);
+    const lines: Array<{ level: string; message: string; cluster?: unknown }> = [];
+    const raw: string[] = [];
+    const deps = {
+      ...fw.deps(),
+      logger: { log: (level: string, message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, cluster: fields?.['cluster'] }), raw: (line: string) => void raw.push(line) },
+    };
+    const report = await runController(fw.config, deps as never, fw.context('run-1', 60_000), { sleep: fw.sleep });
+    assert.ok(report.ticks >= 10, `ticks: ${report.ticks}`);
+    const outcomes = lines.filter((l) => l.cluster === 'alpha' && /^no action/.test(l.message));
+    assert.equal(outcomes.length, 1, outcomes.map((l) => l.message).join('\n'));
+    assert.equal(raw.filter((l) => l.includes('"_aws"')).length, report.ticks, 'one EMF line per tick');
+  });
 });
