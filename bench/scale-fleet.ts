@@ -130,7 +130,7 @@ export interface AwsCall {
   atMs: number;
   api: string;
   /** DynamoDB capacity the call consumes on demand (estimated from the request: see dynamoUnits). */
-  units?: { wru: number; rru: number; runLease: boolean };
+  units?: { wru: number; rru: number; runLease: boolean; item: string };
 }
 
 /**
@@ -170,20 +170,22 @@ export function dynamoUnits(op: string, body: string): AwsCall['units'] {
     return undefined;
   }
   const pkOf = (key: Record<string, any> | undefined): string => String(key?.['pk']?.['S'] ?? '');
+  /** The kind of control-table item (its sort key, e.g. state, lease#controller, obs#…), for the breakdown. */
+  const kindOf = (key: Record<string, any> | undefined): string => String(key?.['sk']?.['S'] ?? '?').replace(/#.*$/, '#');
   switch (op) {
     case 'PutItem':
-      return { wru: Math.max(1, Math.ceil(itemBytes(req['Item'] ?? {}) / 1024)), rru: 0, runLease: pkOf(req['Item']).startsWith('run#') };
+      return { wru: Math.max(1, Math.ceil(itemBytes(req['Item'] ?? {}) / 1024)), rru: 0, runLease: pkOf(req['Item']).startsWith('run#'), item: kindOf(req['Item']) };
     case 'UpdateItem':
     case 'DeleteItem':
-      return { wru: 1, rru: 0, runLease: pkOf(req['Key']).startsWith('run#') };
+      return { wru: 1, rru: 0, runLease: pkOf(req['Key']).startsWith('run#'), item: kindOf(req['Key']) };
     case 'GetItem':
-      return { wru: 0, rru: 1, runLease: pkOf(req['Key']).startsWith('run#') };
+      return { wru: 0, rru: 1, runLease: pkOf(req['Key']).startsWith('run#'), item: kindOf(req['Key']) };
     case 'BatchGetItem': {
       const keys = Object.values((req['RequestItems'] ?? {}) as Record<string, { Keys?: unknown[] }>).reduce((n, t) => n + (t.Keys?.length ?? 0), 0);
-      return { wru: 0, rru: keys, runLease: false };
+      return { wru: 0, rru: keys, runLease: false, item: 'batch' };
     }
     case 'Query':
-      return { wru: 0, rru: 1, runLease: false };
+      return { wru: 0, rru: 1, runLease: false, item: 'query' };
     default:
       return undefined;
   }

@@ -103,8 +103,11 @@ export async function runScaleBench(argv: string[]): Promise<void> {
       for (const fraction of hanging) {
         const fleet = await startFleet({ ...c.fleet, hangingFraction: fraction, probeTimeoutMs: PROBE_TIMEOUT_MS, probeIntervalSeconds: 2 });
         let r: TickRun;
+        /** The invocation after it, on the same fleet and tables: what every scheduled run but the first costs. */
+        let following: TickRun | undefined;
         try {
           r = await runTicks(fleet, handler, { memoryMb, dir, budgetMs, tag: `${c.key}-${fraction}`, ...(c.event ? { event: c.event } : {}) });
+          if (fraction === 0) following = await runTicks(fleet, handler, { memoryMb, dir, budgetMs, tag: `${c.key}-${fraction}-next`, ...(c.event ? { event: c.event } : {}) });
         } finally {
           await fleet.stop();
         }
@@ -133,15 +136,27 @@ export async function runScaleBench(argv: string[]): Promise<void> {
           const budget = CALLS_PER_CLUSTER * ticked + CALLS_PER_TICK;
           if (fraction === 0) summary.push([`${c.label}: AWS calls per steady tick ≤ ${CALLS_PER_CLUSTER} per cluster + ${CALLS_PER_TICK} (${budget})`, `median ${steady.median}, mean ${steadyMean.toFixed(2)}`, steadyMean <= budget]);
         }
-        // Write units over the whole invocation (its first tick and its end included), per tick.
-        const all = r.callsPerTick.flat();
-        const wru = (runLease: boolean) => all.reduce((n, x) => n + (x.units && x.units.runLease === runLease ? x.units.wru : 0), 0);
-        const perClusterWru = ticked > 0 ? wru(false) / (r.ticks * ticked) : NaN;
+        // Write units over a whole invocation (its first tick and its end included), per tick.
+        const writeUnits = (run: TickRun) => {
+          const all = run.callsPerTick.flat();
+          const wru = (runLease: boolean) => all.reduce((n, x) => n + (x.units && x.units.runLease === runLease ? x.units.wru : 0), 0);
+          return { perCluster: ticked > 0 ? wru(false) / (run.ticks * ticked) : NaN, perTick: wru(true) / run.ticks };
+        };
+        const fresh = writeUnits(r);
         console.log(
-          `     DynamoDB write units, invocation average: ${perClusterWru.toFixed(3)} per cluster per tick (state, claims, observations), ` +
-            `${(wru(true) / r.ticks).toFixed(3)} per tick (the run's lease)`,
+          `     DynamoDB write units, invocation average: ${fresh.perCluster.toFixed(3)} per cluster per tick (state, claims, observations), ` +
+            `${fresh.perTick.toFixed(3)} per tick (the run's lease)${following ? '' : ' (a fresh fleet: every first write included)'}`,
         );
-        if (fraction === 0) summary.push([`${c.label}: DynamoDB write units ≤ ${WRU_PER_CLUSTER_TICK} per cluster per tick`, perClusterWru.toFixed(3), perClusterWru <= WRU_PER_CLUSTER_TICK]);
+        if (following && following.ticks > 0) {
+          const next = writeUnits(following);
+          const writes = new Map<string, number>();
+          for (const x of following.callsPerTick.flat()) if (x.units && x.units.wru > 0) writes.set(`${x.api.slice('dynamodb:'.length)} ${x.units.item}`, (writes.get(`${x.api.slice('dynamodb:'.length)} ${x.units.item}`) ?? 0) + x.units.wru);
+          console.log(
+            `     the following invocation (state already stored, as every scheduled run but the first): ${next.perCluster.toFixed(3)} per cluster per tick, ${next.perTick.toFixed(3)} per tick; ` +
+              `write units by item: ${[...writes].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+          );
+          summary.push([`${c.label}: DynamoDB write units ≤ ${WRU_PER_CLUSTER_TICK} per cluster per tick (a following invocation)`, next.perCluster.toFixed(3), next.perCluster <= WRU_PER_CLUSTER_TICK]);
+        }
         summary.push([
           `${c.label}, ${Math.round(fraction * 100)} % hanging: every tick ≤ ${TICK_LIMIT_MS / 1000} s`,
           `first ${(r.firstTickMs / 1000).toFixed(2)} s, max ${(maxTickMs / 1000).toFixed(2)} s over ${r.ticks} ticks`,
