@@ -351,13 +351,25 @@ export class ControllerLoop {
 
   private deps(invocation: () => number, now: () => number): HandlerDeps & { lockTimings?: ControllerDeps['lockTimings'] } {
     const probe = this.opts.probe ?? defaultProbe;
+    // Every tick writes its EMF line; a steady healthy tick logs no outcome sentence (only with
+    // its observation), so the tick log starts from the EMF line and the outcome line, when it
+    // follows for the same cluster, fills in what the tick did.
+    const pending = new Map<string, TickLogEntry>();
     const logger: Logger = {
       log: (level, message, fields) => {
         this.remember(level, message);
         this.hooks.onLog?.({ atMs: Date.now(), level, message, ...(fields ? { fields } : {}) });
-        if (fields && typeof fields.verdict === 'string') this.rememberTick(invocation(), message, fields);
+        if (fields && typeof fields.verdict === 'string') {
+          const cluster = typeof fields.cluster === 'string' ? fields.cluster : '';
+          const started = pending.get(cluster);
+          pending.delete(cluster);
+          this.rememberTick(invocation(), message, fields, started);
+        }
       },
-      raw: () => undefined, // EMF metric lines: CloudWatch's business, not the view's
+      raw: (line) => {
+        const emf = emfTick(line);
+        if (emf) pending.set(emf.cluster, this.rememberTick(invocation(), '', { verdict: emf.verdict, applied: emf.changes > 0 }));
+      },
     };
     const timeScale = this.opts.schedule?.timeScale ?? this.opts.timeScale;
     return {
@@ -405,10 +417,11 @@ export class ControllerLoop {
     if (this.logs.length > LOG_LINES_KEPT) this.logs.shift();
   }
 
-  private rememberTick(invocation: number, outcome: string, fields: Record<string, unknown>): void {
+  /** Records a tick, or completes `started` (the same tick, from its EMF line) with its outcome line. */
+  private rememberTick(invocation: number, outcome: string, fields: Record<string, unknown>, started?: TickLogEntry): TickLogEntry {
     const ids = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
     const entry: TickLogEntry = {
-      atMs: Date.now(),
+      atMs: started?.atMs ?? Date.now(),
       invocation,
       verdict: String(fields.verdict),
       applied: fields.applied === true,
@@ -416,9 +429,28 @@ export class ControllerLoop {
       deregister: ids(fields.deregister),
       outcome,
     };
+    if (started) {
+      Object.assign(started, entry);
+      this.opts.onTickLog?.(started);
+      return started;
+    }
     this.tickLog.push(entry);
     this.trim(this.tickLog);
-    this.opts.onTickLog?.(entry);
+    // A tick that changed targets always logs its outcome line next: it is reported complete then.
+    if (outcome !== '' || !entry.applied) this.opts.onTickLog?.(entry);
+    return entry;
+  }
+}
+
+/** The cluster, verdict and target changes of a controller EMF line (functions/adapters/metrics.ts), if it is one. */
+function emfTick(line: string): { cluster: string; verdict: string; changes: number } | undefined {
+  if (!line.includes('"_aws"')) return undefined;
+  try {
+    const d = JSON.parse(line) as { Cluster?: unknown; Verdict?: unknown; TargetChanges?: unknown };
+    if (typeof d.Cluster !== 'string' || typeof d.Verdict !== 'string') return undefined;
+    return { cluster: d.Cluster, verdict: d.Verdict, changes: typeof d.TargetChanges === 'number' ? d.TargetChanges : 0 };
+  } catch {
+    return undefined;
   }
 }
 
