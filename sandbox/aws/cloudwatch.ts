@@ -31,7 +31,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { listenLocal, readBody, type LocalServer } from './local-server.js';
+import { LocalEndpoint, readBody } from './local-server.js';
 import { AwsApiError, decodePageToken, encodePageToken } from './query-protocol.js';
 
 export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801.';
@@ -109,19 +109,19 @@ export interface CloudWatchEndpointOptions {
   alarms?: AlarmSpec[];
 }
 
-export class CloudWatchEndpoint {
+export class CloudWatchEndpoint extends LocalEndpoint {
+  protected override readonly serviceName = 'CloudWatch';
   private readonly region: string;
   private readonly accountId: string;
   private readonly now: () => number;
   private readonly alarmsByName = new Map<string, SandboxAlarm>();
   private readonly changes: AlarmStateChange[] = [];
   private readonly listeners = new Set<(c: AlarmStateChange) => void>();
-  private server: LocalServer | undefined;
-  private endpointUrl: string | undefined;
   /** DescribeAlarms requests answered, for tests that count reads. */
   describeCalls = 0;
 
   constructor(opts: CloudWatchEndpointOptions) {
+    super();
     this.region = opts.region;
     this.accountId = opts.accountId;
     this.now = opts.now ?? Date.now;
@@ -198,27 +198,7 @@ export class CloudWatchEndpoint {
 
   // ----------------------------------------------------------------- HTTP
 
-  async start(): Promise<string> {
-    if (this.endpointUrl) return this.endpointUrl;
-    this.server = await listenLocal((req, res) => void this.handle(req, res));
-    this.endpointUrl = this.server.url;
-    return this.endpointUrl;
-  }
-
-  get url(): string {
-    if (!this.endpointUrl) throw new Error('CloudWatch endpoint not started');
-    return this.endpointUrl;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    this.endpointUrl = undefined;
-    if (!server) return;
-    await server.close();
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected override async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = randomUUID();
     try {
       const body = await readBody(req, () => new AwsApiError('InvalidParameterValue', 'request too large', 413));

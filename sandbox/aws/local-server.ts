@@ -53,3 +53,37 @@ export function readBody(req: http.IncomingMessage, tooLarge: () => Error, maxBy
     req.on('error', reject);
   });
 }
+
+/**
+ * A sandbox endpoint served by one local server: started once (its URL), and
+ * stopped without waiting for kept-alive SDK connections. Subclasses answer
+ * requests in `handle`.
+ */
+export abstract class LocalEndpoint {
+  private server: LocalServer | undefined;
+  private endpointUrl: string | undefined;
+
+  /** Named in the error of `url` before `start`. */
+  protected abstract readonly serviceName: string;
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  async start(): Promise<string> {
+    if (this.endpointUrl) return this.endpointUrl;
+    this.server = await listenLocal((req, res) => void this.handle(req, res));
+    this.endpointUrl = this.server.url;
+    return this.endpointUrl;
+  }
+
+  get url(): string {
+    if (!this.endpointUrl) throw new Error(`${this.serviceName} endpoint not started`);
+    return this.endpointUrl;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.endpointUrl = undefined;
+    if (server) await server.close();
+  }
+}

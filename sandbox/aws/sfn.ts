@@ -25,7 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { listenLocal, readBody, type LocalServer } from './local-server.js';
+import { LocalEndpoint, readBody } from './local-server.js';
 import type { RunStateMachineResult, StateHistoryEntry } from '../stepfunctions/runner.js';
 
 export const SFN_TARGET_PREFIX = 'AWSStepFunctions.';
@@ -90,17 +90,17 @@ export interface SfnEndpointOptions {
   now?: () => number;
 }
 
-export class SfnEndpoint {
+export class SfnEndpoint extends LocalEndpoint {
+  protected override readonly serviceName = 'SFN';
   private readonly region: string;
   private readonly accountId: string;
   private readonly now: () => number;
   private readonly machines = new Map<string, MachineEntry>();
   private readonly executions = new Map<string, Execution>();
-  private server: LocalServer | undefined;
-  private endpointUrl: string | undefined;
   private stopping = false;
 
   constructor(opts: SfnEndpointOptions) {
+    super();
     this.region = opts.region;
     this.accountId = opts.accountId;
     this.now = opts.now ?? Date.now;
@@ -110,18 +110,6 @@ export class SfnEndpoint {
     }
   }
 
-  async start(): Promise<string> {
-    if (this.endpointUrl) return this.endpointUrl;
-    this.server = await listenLocal((req, res) => void this.handle(req, res));
-    this.endpointUrl = this.server.url;
-    return this.endpointUrl;
-  }
-
-  get url(): string {
-    if (!this.endpointUrl) throw new Error('SFN endpoint not started');
-    return this.endpointUrl;
-  }
-
   stateMachineArn(name: string): string {
     const m = [...this.machines.values()].find((x) => x.name === name);
     if (!m) throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${name}'`);
@@ -129,18 +117,14 @@ export class SfnEndpoint {
   }
 
   /** Stops every running execution (ABORTED), waits for them (bounded), closes the server. */
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     this.stopping = true;
     const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
     for (const e of running) e.abort.abort();
     let t: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled(running.map((e) => e.done)), new Promise<void>((r) => (t = setTimeout(r, 10_000)))]);
     clearTimeout(t);
-    const server = this.server;
-    this.server = undefined;
-    this.endpointUrl = undefined;
-    if (!server) return;
-    await server.close();
+    await super.stop();
   }
 
   /** In-process view (tests). */
@@ -158,7 +142,7 @@ export class SfnEndpoint {
 
   // ------------------------------------------------------------------ HTTP
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected override async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = randomUUID();
     try {
       const body = await readBody(req, () => new SfnApiError('ValidationException', 'request too large', 413));
