@@ -388,14 +388,16 @@ export interface InvokeOptions {
   budgetMs?: number;
   /** Distinguishes this run's control table and files from the fleet's other runs. */
   tag?: string;
+  /** Reuse the control table of an earlier run of this fleet (its `tag`): the run then follows that one, with its state stored. */
+  followsTag?: string;
 }
 
 /** One invocation of the controller bundle against the fleet, in a fresh process capped at the setting's heap. */
 export async function runTicks(fleet: FleetWorld, handler: string, opts: InvokeOptions): Promise<TickRun> {
   const { memoryMb, dir } = opts;
   const tag = opts.tag ?? String(memoryMb);
-  const table = `vault-ha-control-${tag}`;
-  await fleet.createControlTable(table);
+  const table = `vault-ha-control-${opts.followsTag ?? tag}`;
+  if (opts.followsTag === undefined) await fleet.createControlTable(table);
   const configFile = path.join(dir, `config-${tag}.json`);
   await writeFile(configFile, JSON.stringify(fleet.configFor(table)));
   const resultFile = path.join(dir, `result-${tag}.json`);

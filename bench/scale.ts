@@ -107,7 +107,9 @@ export async function runScaleBench(argv: string[]): Promise<void> {
         let following: TickRun | undefined;
         try {
           r = await runTicks(fleet, handler, { memoryMb, dir, budgetMs, tag: `${c.key}-${fraction}`, ...(c.event ? { event: c.event } : {}) });
-          if (fraction === 0) following = await runTicks(fleet, handler, { memoryMb, dir, budgetMs, tag: `${c.key}-${fraction}-next`, ...(c.event ? { event: c.event } : {}) });
+          if (fraction === 0) {
+            following = await runTicks(fleet, handler, { memoryMb, dir, budgetMs, tag: `${c.key}-${fraction}-next`, followsTag: `${c.key}-${fraction}`, ...(c.event ? { event: c.event } : {}) });
+          }
         } finally {
           await fleet.stop();
         }
