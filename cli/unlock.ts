@@ -38,7 +38,7 @@ export async function unlockCommand(ctx: CliContext): Promise<ExitCode> {
   const cluster = await ctx.cluster(requireOption(ctx.args, 'cluster', 'the cluster whose lease to release'));
   const scope = stringOption(ctx.args, 'scope') ?? LEASE_SCOPES.operation;
   if (scope === LEASE_SCOPES.controller) {
-    throw new UsageError('the controller lease is not released by hand: it lasts two probe intervals and passes to the next run by itself');
+    throw new UsageError('the controller lease is not released by hand: a run\'s claim ends with its run lease (four probe intervals plus the probe timeout and 5 s without renewal) and passes to the next run by itself');
   }
   if (scope !== LEASE_SCOPES.operation) throw new UsageError(`--scope must be "operation", not "${scope}"`);
   const table = await ctx.table();
