@@ -9,8 +9,7 @@
  * Waits are NOT done here: the ASL loops Wait → poll action → Choice, and the
  * poll actions count attempts and throw a named error when a wait runs out.
  */
-import type { ClusterConfig, Config } from '../config/schema.js';
-import { acquireLease, putReport, releaseLease } from '../adapters/control-table.js';
+import { putReport, releaseLease } from '../adapters/control-table.js';
 import { discoverMembers } from '../adapters/ec2-fleet.js';
 import { loadBalancerPort } from '../adapters/load-balancer.js';
 import {
@@ -74,8 +73,11 @@ import {
 } from './errors.js';
 import { taskHandler, type TaskEvent } from './lib/task-handler.js';
 import {
+  acquireOperationLease,
+  clusterOf,
   documentName,
   ENV,
+  iso,
   observeNodes,
   OPERATION_LEASE_SCOPE,
   REPORT_TTL_SECONDS,
@@ -173,12 +175,6 @@ function newInstanceIdOf(event: Ev): string {
   return launch.instanceId;
 }
 
-async function clusterOf(deps: ReplaceNodeDeps, ctx: TaskContext): Promise<{ config: Config; cluster: ClusterConfig }> {
-  const config = await deps.loadConfig();
-  return { config, cluster: findCluster(config, ctx.cluster) };
-}
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /* ---------------------------------------------------------------- actions */
 
@@ -212,18 +208,12 @@ async function acquire(deps: ReplaceNodeDeps, event: Ev): Promise<{ owner: strin
   const { config, cluster } = await clusterOf(deps, ctx);
   const replacement = cluster.replacement;
   if (!replacement) throw new InvalidInputError([`cluster: cluster "${cluster.name}" has no replacement section`]);
-  const ttlMs = operationLeaseTtlMs(waitBudgets(replacement));
-  const nowMs = deps.nowMs();
-  // Throws LeaseBusyError (named, caught by the ASL) when another execution holds it.
-  await acquireLease(deps.clients().ddb, config.controlTable, {
+  return acquireOperationLease(deps, config.controlTable, {
     cluster: cluster.name,
-    scope: OPERATION_LEASE_SCOPE,
     owner: ctx.executionName,
-    ttlMs,
-    nowMs,
+    ttlMs: operationLeaseTtlMs(waitBudgets(replacement)),
     purpose: `replace-node ${ctx.slot}`,
   });
-  return { owner: ctx.executionName, expiresAt: iso(nowMs + ttlMs) };
 }
 
 async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPlan> {

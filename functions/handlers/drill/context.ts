@@ -4,16 +4,17 @@
  * the one snapshot of the cluster the drill takes (the controller's view plus
  * the load balancer's).
  */
-import type { ClusterConfig, Config } from '../../config/schema.js';
+import type { ClusterConfig } from '../../config/schema.js';
 import { releaseLease } from '../../adapters/control-table.js';
 import { loadBalancerPort } from '../../adapters/load-balancer.js';
 import type { ClientSample } from '../../core/drill-client.js';
-import type { AlarmState, DrillScenario, DrillSnapshot, FaultPlan, ObserveBudget, PostCheckBudget, RestoreBudget, SteadyState } from '../../core/drill.js';
+import type { AlarmState, DrillRequest, DrillSnapshot, FaultPlan, ObserveBudget, PostCheckBudget, RestoreBudget, SteadyState } from '../../core/drill.js';
 import type { RestorePlan } from '../../core/drill-restore.js';
-import { findCluster } from '../../core/replacement.js';
 import { InvalidInputError } from '../errors.js';
 import type { TaskEvent } from '../lib/task-handler.js';
-import { observeNodes, OPERATION_LEASE_SCOPE, type ReplaceNodeDeps } from '../lib/workflow.js';
+import { clusterOf, iso, observeNodes, OPERATION_LEASE_SCOPE, type ReplaceNodeDeps } from '../lib/workflow.js';
+
+export { clusterOf, iso };
 
 /** Same dependencies as replace-node's tasks (clients, probe, clock, env, logger), plus the drill's own. */
 export interface FailoverDrillDeps extends Omit<ReplaceNodeDeps, 'compensationSettleMs'> {
@@ -24,15 +25,7 @@ export interface FailoverDrillDeps extends Omit<ReplaceNodeDeps, 'compensationSe
 }
 
 /** What Validate returns into `$.ctx`. Strings are '' rather than absent so Choice states can test them. */
-export interface DrillTaskContext {
-  cluster: string;
-  scenario: DrillScenario;
-  dryRun: boolean;
-  dryRunFromPolicy: boolean;
-  maxRtoSeconds: number;
-  stopOnAlarms: string[];
-  restore: boolean;
-  maxSplitBrainSeconds: number;
+export interface DrillTaskContext extends DrillRequest {
   executionName: string;
   startedAt: string;
   topicArn: string;
@@ -80,12 +73,6 @@ export function injectionOf(event: Ev): Injection {
   return inj;
 }
 
-export async function clusterOf(deps: Pick<FailoverDrillDeps, 'loadConfig'>, ctx: Pick<DrillTaskContext, 'cluster'>): Promise<{ config: Config; cluster: ClusterConfig }> {
-  const config = await deps.loadConfig();
-  return { config, cluster: findCluster(config, ctx.cluster) };
-}
-
-export const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The controller's view plus the load balancer's: one snapshot for pre-check, each poll, the restore and the post-check. */
 export async function snapshot(deps: FailoverDrillDeps, cluster: ClusterConfig): Promise<DrillSnapshot & { instanceStates: Record<string, string> }> {

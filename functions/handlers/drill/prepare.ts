@@ -4,13 +4,12 @@
  * stop-condition alarms, the fault and restore plans). None changes anything
  * but the lease.
  */
-import { acquireLease } from '../../adapters/control-table.js';
 import { clientProbeTarget } from '../../core/drill-client.js';
 import { planRestore } from '../../core/drill-restore.js';
 import { checkDrillInput, drillLeaseTtlMs, observeBudget, planFault, postCheckBudget, preCheck, restoreBudget } from '../../core/drill.js';
 import { findCluster } from '../../core/replacement.js';
 import { RefusedError } from '../errors.js';
-import { ENV, OPERATION_LEASE_SCOPE } from '../lib/workflow.js';
+import { acquireOperationLease, ENV } from '../lib/workflow.js';
 import { clusterOf, ctxOf, iso, snapshot, type DrillTaskContext, type Ev, type FailoverDrillDeps, type PreCheckResult } from './context.js';
 
 export async function validate(deps: FailoverDrillDeps, event: Ev): Promise<DrillTaskContext> {
@@ -43,18 +42,13 @@ export async function validate(deps: FailoverDrillDeps, event: Ev): Promise<Dril
 export async function acquire(deps: FailoverDrillDeps, event: Ev): Promise<{ owner: string; expiresAt: string }> {
   const ctx = ctxOf(event);
   const { config, cluster } = await clusterOf(deps, ctx);
-  const ttlMs = drillLeaseTtlMs(ctx.observe, ctx.postCheck, ctx.restoreBudget);
-  const nowMs = deps.nowMs();
-  // Same scope as replace-node: a drill must not start while a node is being replaced, nor the reverse.
-  await acquireLease(deps.clients().ddb, config.controlTable, {
+  // Same lease as replace-node: a drill must not start while a node is being replaced, nor the reverse.
+  return acquireOperationLease(deps, config.controlTable, {
     cluster: cluster.name,
-    scope: OPERATION_LEASE_SCOPE,
     owner: ctx.executionName,
-    ttlMs,
-    nowMs,
+    ttlMs: drillLeaseTtlMs(ctx.observe, ctx.postCheck, ctx.restoreBudget),
     purpose: `failover-drill ${ctx.scenario}`,
   });
-  return { owner: ctx.executionName, expiresAt: iso(nowMs + ttlMs) };
 }
 
 export async function preCheckAction(deps: FailoverDrillDeps, event: Ev): Promise<PreCheckResult> {

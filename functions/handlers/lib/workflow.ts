@@ -12,11 +12,12 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { loadConfigCached } from '../../config/load.js';
 import type { ClusterConfig, Config } from '../../config/schema.js';
 import { ddbClient, ec2Client, elbv2Client, ssmClient } from '../../adapters/aws-clients.js';
-import { LEASE_SCOPES } from '../../adapters/control-table.js';
+import { acquireLease, LEASE_SCOPES } from '../../adapters/control-table.js';
 import { discoverMembers } from '../../adapters/ec2-fleet.js';
 import { readClusterLock } from '../../adapters/lock-reader.js';
 import { DEFAULT_DOCUMENT_NAMES } from '../../adapters/ssm-run.js';
 import { probeNode, probeOptionsOf } from '../../adapters/vault-probe.js';
+import { findCluster } from '../../core/replacement.js';
 import { assessSnapshot } from '../../core/snapshot.js';
 import type { Member, NodeHealth, ProbeResult, SplitBrainVerdict } from '../../core/types.js';
 import { jsonLogger, type Logger } from './logger.js';
@@ -91,4 +92,26 @@ export function stepDownTokenParameter(deps: Pick<ReplaceNodeDeps, 'env'>, clust
 export function documentName(deps: Pick<ReplaceNodeDeps, 'env'>, which: 'prepareNode' | 'vaultControl'): string {
   const fromEnv = deps.env[which === 'prepareNode' ? ENV.prepareDocument : ENV.controlDocument];
   return fromEnv && fromEnv !== '' ? fromEnv : DEFAULT_DOCUMENT_NAMES[which];
+}
+
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The config and the task's cluster in it (UnknownClusterError when the config no longer has it). */
+export async function clusterOf(deps: Pick<ReplaceNodeDeps, 'loadConfig'>, ctx: { cluster: string }): Promise<{ config: Config; cluster: ClusterConfig }> {
+  const config = await deps.loadConfig();
+  return { config, cluster: findCluster(config, ctx.cluster) };
+}
+
+/**
+ * Takes the cluster's operation lease for an execution: one replacement or drill per cluster
+ * at a time (LeaseBusyError, named for the ASL, when another execution holds it).
+ */
+export async function acquireOperationLease(
+  deps: Pick<ReplaceNodeDeps, 'clients' | 'nowMs'>,
+  table: string,
+  req: { cluster: string; owner: string; ttlMs: number; purpose: string },
+): Promise<{ owner: string; expiresAt: string }> {
+  const nowMs = deps.nowMs();
+  await acquireLease(deps.clients().ddb, table, { cluster: req.cluster, scope: OPERATION_LEASE_SCOPE, owner: req.owner, ttlMs: req.ttlMs, nowMs, purpose: req.purpose });
+  return { owner: req.owner, expiresAt: iso(nowMs + req.ttlMs) };
 }
