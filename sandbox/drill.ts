@@ -24,20 +24,16 @@
  * that is the REAL replace-node definition run by the same interpreter.
  */
 import { fileURLToPath } from 'node:url';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { describeAlarmStates } from '../functions/adapters/alarms.js';
 import type { Config } from '../functions/config/schema.js';
 import { failoverDrillInputSchema } from '../functions/config/schema.js';
 import { observeBudget, postCheckBudget, type AlarmState, type DrillScenario } from '../functions/core/drill.js';
 import { makeFailoverDrillHandler, type DrillTaskContext } from '../functions/handlers/failover-drill.js';
 import { silentLogger } from '../functions/handlers/lib/logger.js';
-import { makeReplaceNodeHandler } from '../functions/handlers/replace-node.js';
 import { CLUSTER_NAME, STEP_DOWN_TOKEN_PARAMETER, type Sandbox } from './environment.js';
+import { sandboxClients, sandboxReplaceNodeHandler } from './workflow-wiring.js';
+
+export { sandboxClients };
 import { loadDefinition, runStateMachine, type AslDefinition, type NestedExecutionRequest, type RunStateMachineOptions, type RunStateMachineResult } from './stepfunctions/runner.js';
 
 /** The path the sandbox's own clients read through the listener (a request the active serves, a standby forwards). */
@@ -77,19 +73,6 @@ export interface LocalRun {
   onHistory?: RunStateMachineOptions['onHistory'];
 }
 
-/** SDK clients pointed at the sandbox's local endpoints (the workflows' task code and the operator endpoints share them). */
-export function sandboxClients(sb: Sandbox) {
-  const awsCfg = { region: sb.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
-  const env = sb.aws.endpointEnv();
-  return {
-    ec2: new EC2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_EC2 }),
-    elbv2: new ElasticLoadBalancingV2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }),
-    ssm: new SSMClient({ ...awsCfg, endpoint: sb.ssm.endpoint }),
-    ddb: new DynamoDBClient({ ...awsCfg, endpoint: sb.dynamo.endpoint }),
-    sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-    cloudwatch: new CloudWatchClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_CLOUDWATCH }),
-  };
-}
 type Clients = ReturnType<typeof sandboxClients>;
 
 /** The ARN the drill's nested replace-node execution names (what serverless.yml's VAULT_HA_REPLACE_NODE_ARN would be). */
@@ -135,15 +118,7 @@ export function compressDrillContext(ctx: DrillTaskContext, speed: number): Dril
 /** Runs the real replace-node definition for a nested execution (terminate-active's restore). */
 async function runNestedReplaceNode(sb: Sandbox, clients: Clients, req: NestedExecutionRequest, parent: Pick<LocalRun, 'signal'>): Promise<RunStateMachineResult> {
   const config = sb.config;
-  const handler = makeReplaceNodeHandler({
-    loadConfig: async () => config,
-    clients: () => clients,
-    nowMs: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.round(ms * sb.timeScale))),
-    env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
-    logger: silentLogger,
-    compensationSettleMs: Math.round(30_000 * sb.timeScale),
-  });
+  const handler = sandboxReplaceNodeHandler(sb, clients, config);
   sb.record('controller', `replace-node ${req.name} started by the drill's restore (nested execution)`);
   const fast = sb.speed !== 1;
   const result = await runStateMachine(await definition('replace'), req.input, {

@@ -23,17 +23,13 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCommandInvocationCommand, PutParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { REAL_LOCK_TIMINGS } from '../functions/core/ha-lock.js';
 import type { Member, ProbeResult } from '../functions/core/types.js';
 import type { ClusterConfig, Config } from '../functions/config/schema.js';
 import { defaultProbe } from '../functions/handlers/lib/reconcile.js';
-import { silentLogger } from '../functions/handlers/lib/logger.js';
-import { makeReplaceNodeHandler } from '../functions/handlers/replace-node.js';
+import { sandboxClients, sandboxReplaceNodeHandler } from './workflow-wiring.js';
 import { loadDefinition, runStateMachine, type RunStateMachineResult } from './stepfunctions/runner.js';
 import { LocalAws, ScaledClock, clientProbe, type ClientProbe, type ClientSample } from './aws/index.js';
 import { SsmServer } from './aws/ssm.js';
@@ -808,26 +804,10 @@ export class Sandbox {
   async replaceNode(slot: string, opts: { reason?: string; force?: boolean } = {}): Promise<RunStateMachineResult> {
     this.slot(slot);
     this.record('fault', `replace-node ${slot} (Step Functions definition, local interpreter)`);
-    const awsCfg = { region: this.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
-    const env = this.aws.endpointEnv();
-    const clients = {
-      ec2: new EC2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_EC2 }),
-      elbv2: new ElasticLoadBalancingV2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }),
-      ssm: new SSMClient({ ...awsCfg, endpoint: this.ssm.endpoint }),
-      ddb: new DynamoDBClient({ ...awsCfg, endpoint: this.dynamo.endpoint }),
-      sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-    };
+    const clients = sandboxClients(this);
     try {
       const config = this.config;
-      const handler = makeReplaceNodeHandler({
-        loadConfig: async () => config,
-        clients: () => clients,
-        nowMs: () => Date.now(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, Math.round(ms * this.timeScale))),
-        env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
-        logger: silentLogger,
-        compensationSettleMs: Math.round(30_000 * this.timeScale),
-      });
+      const handler = sandboxReplaceNodeHandler(this, clients, config);
       const definition = await loadDefinition(fileURLToPath(new URL('../statemachines/replace-node.asl.yml', import.meta.url)));
       const fast = this.speed !== 1;
       const result = await runStateMachine(

@@ -18,18 +18,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { silentLogger } from '../functions/handlers/lib/logger.js';
-import { makeReplaceNodeHandler } from '../functions/handlers/replace-node.js';
 import { SANDBOX_STAGE, stateMachineName } from '../cli/lib/stack.js';
 import { SfnEndpoint, type LocalExecutionRequest, type LocalStateMachine } from './aws/sfn.js';
 import { StsEndpoint } from './aws/sts.js';
-import { STEP_DOWN_TOKEN_PARAMETER, type Sandbox } from './environment.js';
-import { runLocalDrill, sandboxClients } from './drill.js';
+import type { Sandbox } from './environment.js';
+import { runLocalDrill } from './drill.js';
+import { sandboxClients, sandboxReplaceNodeHandler } from './workflow-wiring.js';
 import { loadDefinition, runStateMachine, type AslDefinition, type RunStateMachineResult } from './stepfunctions/runner.js';
 
 export interface OperatorEndpoints {
@@ -115,15 +109,7 @@ function replaceNodeMachine(sb: Sandbox, definition: () => Promise<AslDefinition
       const clients = sandboxClients(sb);
       try {
         const config = sb.config;
-        const handler = makeReplaceNodeHandler({
-          loadConfig: async () => config,
-          clients: () => clients,
-          nowMs: () => Date.now(),
-          sleep: (ms) => new Promise((r) => setTimeout(r, Math.round(ms * sb.timeScale))),
-          env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
-          logger: silentLogger,
-          compensationSettleMs: Math.round(30_000 * sb.timeScale),
-        });
+        const handler = sandboxReplaceNodeHandler(sb, clients, config);
         const slot = (req.input as { slot?: unknown }).slot;
         sb.record('fault', `replace-node ${typeof slot === 'string' ? slot : '?'} started over the Step Functions API (${req.executionName})`);
         const fast = sb.speed !== 1;

@@ -11,7 +11,6 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { DrillScenario } from '../functions/core/drill.js';
 import type { DrillReport } from '../functions/core/drill-report.js';
 import { LEASE_SCOPES, readLease } from '../functions/adapters/control-table.js';
@@ -30,6 +29,7 @@ import {
   type SandboxSlot,
   type TimelineEvent,
 } from './environment.js';
+import { deleteShareParameters } from './workflow-wiring.js';
 import type { SimVolume } from './aws/world.js';
 import type { RunStateMachineResult } from './stepfunctions/runner.js';
 import { sleep } from './sim/index.js';
@@ -534,7 +534,8 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     const oldId = sb.instanceOf(slot.name)!;
     // The node reads the shares itself (invariant 7): with the SecureStrings
     // gone, VaultHA-PrepareNode mounts and starts Vault but cannot unseal it.
-    const removed = await deleteShares(sb);
+    const removed = await deleteShareParameters(sb);
+    if (removed === 0) throw new Error(`no share parameter under ${SHARES_PREFIX} to delete`);
     sb.record('fault', `deleted the ${removed} unseal share parameters under ${SHARES_PREFIX} from Parameter Store`);
     w.faultAtMs = Date.now();
     const { run, report } = await replaceAndRecord(w, slot);
@@ -820,32 +821,6 @@ async function checkFailedReplacementCleanedUp(
 function checkClientsUndisturbed(w: Window): void {
   const rate = clientRate(w, w.faultAtMs ?? w.startMs, Date.now());
   check(w, 'clients kept succeeding', rate.rate >= UNDISTURBED_RATE, rateDetail(rate));
-}
-
-/** Deletes the unseal share SecureStrings (`<prefix>1`, `<prefix>2`, ...) through the local SSM API; returns how many were there. */
-async function deleteShares(sb: Sandbox): Promise<number> {
-  const ssm = new SSMClient({
-    region: sb.aws.world.region,
-    endpoint: sb.ssm.endpoint,
-    credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
-    maxAttempts: 1,
-  });
-  let removed = 0;
-  try {
-    for (let i = 1; i <= 16; i++) {
-      try {
-        await ssm.send(new DeleteParameterCommand({ Name: `${SHARES_PREFIX}${i}` }));
-        removed++;
-      } catch (err) {
-        if ((err as { name?: string }).name === 'ParameterNotFound') break;
-        throw err;
-      }
-    }
-  } finally {
-    ssm.destroy();
-  }
-  if (removed === 0) throw new Error(`no share parameter under ${SHARES_PREFIX} to delete`);
-  return removed;
 }
 
 /* ------------------------------------------------------------------ helpers */

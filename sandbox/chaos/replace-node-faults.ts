@@ -23,19 +23,13 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DeleteParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { LEASE_SCOPES, readLease, releaseLease } from '../../functions/adapters/control-table.js';
 import { FAILED_REPLACEMENT_TAG, REPLACED_BY_TAG } from '../../functions/adapters/ec2-replacement.js';
 import type { ReplacementReport } from '../../functions/core/replacement.js';
-import { silentLogger } from '../../functions/handlers/lib/logger.js';
-import { makeReplaceNodeHandler } from '../../functions/handlers/replace-node.js';
+import { deleteShareParameters, sandboxClients, sandboxReplaceNodeHandler } from '../workflow-wiring.js';
 import { SANDBOX_STAGE, stateMachineName } from '../../cli/lib/stack.js';
-import { CLUSTER_NAME, CONTROL_TABLE, LOCK_TABLE, SHARES_PREFIX, STEP_DOWN_TOKEN_PARAMETER, Sandbox, type SandboxSlot } from '../environment.js';
+import { CLUSTER_NAME, CONTROL_TABLE, LOCK_TABLE, Sandbox, type SandboxSlot } from '../environment.js';
 import type { SimVolume } from '../aws/world.js';
 import { loadDefinition, runStateMachine, type AslDefinition, type RunStateMachineResult, type SdkClientLike } from '../stepfunctions/runner.js';
 import { sleep } from '../sim/index.js';
@@ -243,15 +237,7 @@ export async function runReplaceNodeFault(fault: ReplaceNodeFault, opts: Replace
 /* ------------------------------------------------------------------ one execution */
 
 async function executeReplacement(sb: Sandbox, spec: RunSpec, aws: AwsFaultInjector): Promise<RunStateMachineResult> {
-  const awsCfg = { region: sb.aws.world.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 2 };
-  const env = sb.aws.endpointEnv();
-  const clients = {
-    ec2: new EC2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_EC2 }),
-    elbv2: new ElasticLoadBalancingV2Client({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }),
-    ssm: new SSMClient({ ...awsCfg, endpoint: sb.ssm.endpoint }),
-    ddb: new DynamoDBClient({ ...awsCfg, endpoint: sb.dynamo.endpoint }),
-    sns: new SNSClient({ ...awsCfg, endpoint: env.AWS_ENDPOINT_URL_SNS }),
-  };
+  const clients = sandboxClients(sb);
   const failures = spec.failures ?? {};
   const failedOnce = new Set<TaskState>();
   const shouldFail = (state: TaskState): boolean => {
@@ -286,15 +272,7 @@ async function executeReplacement(sb: Sandbox, spec: RunSpec, aws: AwsFaultInjec
             })),
           }
         : base;
-    const inner = makeReplaceNodeHandler({
-      loadConfig: async () => config,
-      clients: () => clients,
-      nowMs: () => Date.now(),
-      sleep: (ms) => new Promise((r) => setTimeout(r, Math.round(ms * sb.timeScale))),
-      env: { VAULT_HA_STEP_DOWN_TOKEN_PARAMETER: STEP_DOWN_TOKEN_PARAMETER, VAULT_HA_NOTIFY_TOPIC_ARN: config.notifications?.topicArn },
-      logger: silentLogger,
-      compensationSettleMs: Math.round(30_000 * sb.timeScale),
-    });
+    const inner = sandboxReplaceNodeHandler(sb, clients, config);
     const byAction = new Map<string, TaskState>();
     for (const [state, s] of Object.entries(TASK_STATES)) if ('action' in s) byAction.set(s.action, state as TaskState);
     const handler = async (event: { action?: string }, context: unknown): Promise<unknown> => {
@@ -549,7 +527,7 @@ export const REPLACE_NODE_FAULTS: ReplaceNodeFault[] = [
   {
     name: 'replaceNode: unseal fails (share parameters gone)',
     run: async (c) => {
-      const removed = await deleteShares(c.sb);
+      const removed = await deleteShareParameters(c.sb);
       c.note(`deleted ${removed} share parameters`);
       const run = await c.replace({ slot: c.standbySlot() }, { status: 'FAILED', label: 'unseal fails' });
       c.expect(run.error === 'UnsealFailedError', 'a node that cannot unseal fails the replacement as UnsealFailedError', `${run.status} ${run.error ?? ''}`);
@@ -591,26 +569,6 @@ function stickVolumes(sb: Sandbox, opts: { clearedByForce: boolean }): { forced:
       world.completeDetach = complete;
     },
   };
-}
-
-/** Deletes the share SecureStrings (`<prefix>1`, ...): PrepareNode can then mount and start Vault but not unseal it. */
-async function deleteShares(sb: Sandbox): Promise<number> {
-  const ssm = new SSMClient({ region: sb.aws.world.region, endpoint: sb.ssm.endpoint, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' }, maxAttempts: 1 });
-  let removed = 0;
-  try {
-    for (let i = 1; i <= 16; i++) {
-      try {
-        await ssm.send(new DeleteParameterCommand({ Name: `${SHARES_PREFIX}${i}` }));
-        removed++;
-      } catch (err) {
-        if ((err as { name?: string }).name === 'ParameterNotFound') break;
-        throw err;
-      }
-    }
-  } finally {
-    ssm.destroy();
-  }
-  return removed;
 }
 
 /**
