@@ -30,6 +30,7 @@ import {
   type TimelineEvent,
 } from './environment.js';
 import { deleteShareParameters } from './workflow-wiring.js';
+import { DRILL_SCENARIOS as FAULT_SCENARIOS } from '../functions/config/schema.js';
 import type { SimVolume } from './aws/world.js';
 import type { RunStateMachineResult } from './stepfunctions/runner.js';
 import { sleep } from './sim/index.js';
@@ -47,13 +48,8 @@ export const SCENARIOS = [
   'replace-node',
   'replace-node-launch-fails',
   'replace-node-unseal-fails',
-  'drill-kill-active',
-  'drill-step-down',
-  'drill-stop-active-instance',
-  'drill-terminate-active',
-  'drill-partition-clients',
-  'drill-partition-storage',
-  'drill-seal-active',
+  // One per failover-drill scenario of the input contract: drill-<scenario>.
+  ...FAULT_SCENARIOS.map((s) => `drill-${s}` as const),
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -65,15 +61,7 @@ export function isReplaceNodeScenario(name: ScenarioName): boolean {
 }
 
 /** The scenarios that run the failover-drill state machine (capped speed like replace-node: the interpreter blocks the event loop while it validates). */
-export const DRILL_SCENARIOS = [
-  'drill-kill-active',
-  'drill-step-down',
-  'drill-stop-active-instance',
-  'drill-terminate-active',
-  'drill-partition-clients',
-  'drill-partition-storage',
-  'drill-seal-active',
-] as const satisfies readonly ScenarioName[];
+export const DRILL_SCENARIOS = FAULT_SCENARIOS.map((s) => `drill-${s}` as const) satisfies readonly ScenarioName[];
 
 export function isDrillScenario(name: ScenarioName): boolean {
   return (DRILL_SCENARIOS as readonly string[]).includes(name);
@@ -498,13 +486,7 @@ const SCRIPTS: Record<ScenarioName, (w: Window) => Promise<void>> = {
     check(w, 'the controller says healthy afterwards', healthy, sb.controller.last?.report?.clusters[0]?.verdict.kind ?? '-');
   },
 
-  'drill-kill-active': (w) => drillScenario(w, 'kill-active'),
-  'drill-step-down': (w) => drillScenario(w, 'step-down'),
-  'drill-stop-active-instance': (w) => drillScenario(w, 'stop-active-instance'),
-  'drill-terminate-active': (w) => drillScenario(w, 'terminate-active'),
-  'drill-partition-clients': (w) => drillScenario(w, 'partition-clients'),
-  'drill-partition-storage': (w) => drillScenario(w, 'partition-storage'),
-  'drill-seal-active': (w) => drillScenario(w, 'seal-active'),
+  ...(Object.fromEntries(FAULT_SCENARIOS.map((s) => [`drill-${s}`, (w: Window) => drillScenario(w, s)])) as Record<(typeof DRILL_SCENARIOS)[number], (w: Window) => Promise<void>>),
 
   async 'replace-node-launch-fails'(w) {
     const { sb } = w;
