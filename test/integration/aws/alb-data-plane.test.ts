@@ -6,37 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, test } from '@jest/globals';
 import { LocalAws, ScaledClock, clientProbe } from '../../../sandbox/aws/index.js';
 import type { SimInstance } from '../../../sandbox/aws/index.js';
+import { fakeNode as fakeHealthNode, type FakeNode } from '../../support/aws-contract.js';
+
+/** Each node names itself in a header and its body, so a test sees which target served a request. */
+const fakeNode = (name: string, status: number): Promise<FakeNode> => fakeHealthNode(status, { headers: { 'x-node': name }, body: () => JSON.stringify({ node: name }) });
 
 const SPEED = 25;
-
-interface FakeNode {
-  url: string;
-  status: number;
-  hits: number;
-  close(): Promise<void>;
-}
-
-async function fakeNode(name: string, status: number): Promise<FakeNode> {
-  const node: FakeNode = { url: '', status, hits: 0, close: async () => undefined };
-  const server = http.createServer((req, res) => {
-    node.hits += 1;
-    req.resume();
-    res.writeHead(node.status, { 'content-type': 'application/json', 'x-node': name });
-    res.end(JSON.stringify({ node: name }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  node.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  node.close = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
-  return node;
-}
 
 async function get(url: string): Promise<{ status: number; node: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {

@@ -23,37 +23,15 @@ import { LocalAws, ScaledClock, type SimInstance } from '../../../sandbox/aws/in
 import { CLASSIC_DESCRIPTIONS, parseClassicTarget } from '../../../sandbox/aws/classic-elb.js';
 import { applyClassicPlan, describeInstanceHealth } from '../../../functions/adapters/classic-elb.js';
 import { LoadBalancerNotFoundError } from '../../../functions/adapters/errors.js';
-import { keyPaths, pollUntil } from '../../support/aws-contract.js';
+import { fakeNode as fakeHealthNode, keyPaths, pollUntil, type FakeNode } from '../../support/aws-contract.js';
+
+/** The Classic checks read the status only; the body says standby for 429. */
+const fakeNode = (status: number): Promise<FakeNode> => fakeHealthNode(status, { body: (s) => JSON.stringify({ standby: s === 429 }) });
 
 const FIXTURES = new URL('../../fixtures/aws/', import.meta.url);
 const SPEED = 25;
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 const LB = 'vault-classic';
-
-interface FakeNode {
-  url: string;
-  status: number;
-  hits: number;
-  close(): Promise<void>;
-}
-
-async function fakeNode(status: number): Promise<FakeNode> {
-  const node: FakeNode = { url: '', status, hits: 0, close: async () => undefined };
-  const server = http.createServer((req, res) => {
-    node.hits += 1;
-    req.resume();
-    res.writeHead(node.status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ standby: node.status === 429 }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  node.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  node.close = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
-  return node;
-}
 
 function get(url: string): Promise<number> {
   return new Promise((resolve, reject) => {

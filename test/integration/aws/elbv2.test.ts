@@ -20,40 +20,11 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { LocalAws, ScaledClock } from '../../../sandbox/aws/index.js';
 import type { HealthCheckSettings, SimInstance } from '../../../sandbox/aws/index.js';
-import { keyPaths, pollUntil } from '../../support/aws-contract.js';
+import { fakeNode, keyPaths, pollUntil, type FakeNode } from '../../support/aws-contract.js';
 
 const FIXTURES = new URL('../../fixtures/aws/', import.meta.url);
 const SPEED = 25;
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
-
-/** A stand-in for a Vault node's /v1/sys/health whose answer the test controls. */
-interface FakeNode {
-  url: string;
-  status: number;
-  /** When true the node accepts the request but never answers. */
-  hang: boolean;
-  hits: number;
-  close(): Promise<void>;
-}
-
-async function fakeNode(status: number): Promise<FakeNode> {
-  const node: FakeNode = { url: '', status, hang: false, hits: 0, close: async () => undefined };
-  const server = http.createServer((req, res) => {
-    node.hits += 1;
-    req.resume();
-    if (node.hang) return;
-    res.writeHead(node.status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ initialized: true, sealed: node.status === 503, standby: node.status === 429 }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  node.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  node.close = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
-  return node;
-}
 
 describe('local ELBv2 endpoint', () => {
   let aws: LocalAws;

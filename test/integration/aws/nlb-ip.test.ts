@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, test } from '@jest/globals';
 import {
   DescribeTargetGroupsCommand,
@@ -18,35 +17,13 @@ import {
 import { LocalAws, ScaledClock, type HealthCheckSettings, type SimInstance } from '../../../sandbox/aws/index.js';
 import { loadBalancerPort } from '../../../functions/adapters/load-balancer.js';
 import type { Member } from '../../../functions/core/types.js';
-import { pollUntil } from '../../support/aws-contract.js';
+import { fakeNode as fakeHealthNode, pollUntil, type FakeNode } from '../../support/aws-contract.js';
+
+/** An NLB check reads the status only. */
+const fakeNode = (status: number): Promise<FakeNode> => fakeHealthNode(status, { body: () => '{}' });
 
 const SPEED = 25;
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
-
-interface FakeNode {
-  url: string;
-  status: number;
-  hits: number;
-  close(): Promise<void>;
-}
-
-async function fakeNode(status: number): Promise<FakeNode> {
-  const node: FakeNode = { url: '', status, hits: 0, close: async () => undefined };
-  const server = http.createServer((req, res) => {
-    node.hits += 1;
-    req.resume();
-    res.writeHead(node.status, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  node.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  node.close = () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    });
-  return node;
-}
 
 describe('local ELBv2 endpoint: NLB target group of ip targets', () => {
   let aws: LocalAws;
