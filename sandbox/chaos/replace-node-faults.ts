@@ -28,6 +28,7 @@ import { LEASE_SCOPES, readLease, releaseLease } from '../../functions/adapters/
 import { FAILED_REPLACEMENT_TAG, REPLACED_BY_TAG } from '../../functions/adapters/ec2-replacement.js';
 import type { ReplacementReport } from '../../functions/core/replacement.js';
 import { deleteShareParameters, sandboxClients, sandboxReplaceNodeHandler } from '../workflow-wiring.js';
+import { locationAgrees } from '../scenarios.js';
 import { SANDBOX_STAGE, stateMachineName } from '../../cli/lib/stack.js';
 import { CLUSTER_NAME, CONTROL_TABLE, LOCK_TABLE, Sandbox, type SandboxSlot } from '../environment.js';
 import type { SimVolume } from '../aws/world.js';
@@ -400,22 +401,6 @@ async function checkAfterExecution(c: ReplaceNodeChaos, spec: RunSpec, expected:
     c.expect(released, 'a lease left behind can be released', `${label}: release of ${lease.owner} refused`);
   }
   c.expect(!sb.ssm.auditContainsAny([...sb.shares, sb.rootToken]), 'no secret in logs or payloads', `${label}: a share or token reached SSM commands or output`);
-}
-
-/**
- * Does the report's phrase for the volume say what EC2 says? It leads with the
- * state EC2 reports (the attachment's, when attached) and names the instance
- * holding the volume, or none when it is free (as sandbox/scenarios.ts judges it).
- */
-export function locationAgrees(location: string | undefined, vol: Pick<SimVolume, 'volumeId' | 'state' | 'attachment'> | undefined): { ok: boolean; detail: string } {
-  const ec2 = vol ? `${vol.state}${vol.attachment ? `, ${vol.attachment.state} to ${vol.attachment.instanceId}` : ''}` : 'no such volume';
-  const detail = `report: "${location ?? '(none)'}"; EC2: ${ec2}`;
-  if (location === undefined || !vol) return { ok: false, detail };
-  const named = location.match(/\bi-[0-9a-f]+\b/g) ?? [];
-  const ok = vol.attachment
-    ? location.startsWith(`${vol.attachment.state} `) && named.length === 1 && named[0] === vol.attachment.instanceId
-    : location.startsWith(`${vol.state} `) && named.length === 0;
-  return { ok, detail };
 }
 
 function describeVolume(vol: SimVolume | undefined, holderState: string | undefined): string {
