@@ -142,43 +142,54 @@ describe('vault-ha against a running sandbox', () => {
   it('pause is honoured within one tick: from the first tick that started after it, nothing changes and the outcome says who paused until when', async () => {
     const active = sb.activeSlot()!;
     const activeId = sb.instanceOf(active.name)!;
+    const sentAt = Date.now();
     const paused = await cli(['pause', '--cluster', CLUSTER_NAME, '--for', '10m', '--reason', 'e2e maintenance']);
-    assert.equal(paused.code, 0, paused.stderr);
-    const pausedAt = Date.now();
-    assert.match(paused.stdout, /paused by arn:aws:sts::\d{12}:assumed-role\/sandbox-operator\/\S+ until \S+Z \(e2e maintenance\)/);
+    // The pause was written somewhere between sentAt and now: a tick that started
+    // in between may or may not have read it; every tick that started later must have.
+    const returnedAt = Date.now();
+    let resumedHere = false;
+    try {
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /paused by arn:aws:sts::\d{12}:assumed-role\/sandbox-operator\/\S+ until \S+Z \(e2e maintenance\)/);
 
-    // A tick that started after the pause was written read it (the pause is read every tick).
-    const after = async () =>
-      (await listObservations(sb.dynamo.client, CONTROL_TABLE, CLUSTER_NAME, { sinceMs: pausedAt - 5_000, newestFirst: false })).filter(
-        (o) => o.atMs - Number(o.report['tickDurationMs'] ?? 0) > pausedAt,
+      // Observations are written on a change (and a heartbeat), so the first tick that read the pause wrote one.
+      const since = async () =>
+        (await listObservations(sb.dynamo.client, CONTROL_TABLE, CLUSTER_NAME, { sinceMs: sentAt - 5_000, newestFirst: false })).filter((o) => o.atMs > sentAt);
+      const startedAfterReturn = async () => (await since()).filter((o) => o.atMs - Number(o.report['tickDurationMs'] ?? 0) > returnedAt);
+      const first = await until('a tick that read the pause', 10_000, async () => (await since()).find((o) => /^paused by/.test(String(o.report['outcome']))));
+      assert.match(String(first.report['outcome']), /^paused by .* until .*\(e2e maintenance\): observed only, nothing changed/);
+      assert.equal(first.report['dryRun'], true);
+
+      // The active steps down: unpaused, the controller would register the new active and drop the old one.
+      await sb.stepDown(active.name);
+      const newActive = await until('a new active', 10_000, () => {
+        const a = sb.activeSlot();
+        return a && a.name !== active.name ? a : undefined;
+      });
+      const newId = sb.instanceOf(newActive.name)!;
+      const wouldAct = await until('a paused tick that would register the new active', 10_000, async () =>
+        (await startedAfterReturn()).find((o) => String(o.report['outcome']).includes(`would register ${newId}`)),
       );
-    const first = await until('a tick that started after the pause', 10_000, async () => (await after())[0]);
-    assert.match(String(first.report['outcome']), /^paused by .* until .*\(e2e maintenance\): observed only, nothing changed/);
-    assert.equal(first.report['dryRun'], true);
+      assert.equal(wouldAct.report['applied'], false);
+      assert.deepEqual(registered(), [activeId], 'while paused the routing did not move');
+      const unpaused = (await startedAfterReturn()).filter((o) => !/^paused by/.test(String(o.report['outcome'])) || o.report['applied'] !== false);
+      assert.deepEqual(unpaused.map((o) => o.report['outcome']), [], 'every tick that started after the pause was written observed only');
+      const { status } = await statusJson();
+      assert.equal(status.pause.paused, true);
+      const drill = await cli(['drill', '--cluster', CLUSTER_NAME, '--scenario', 'kill-active']);
+      assert.equal(drill.code, 4, 'no drill while paused: the controller would not route the new active');
+      assert.match(drill.stderr, /is paused by .*resume/s);
+      assert.match(status.controller.outcomes[0]?.outcome ?? '', /^paused by/);
 
-    // The active steps down: unpaused, the controller would register the new active and drop the old one.
-    await sb.stepDown(active.name);
-    const newActive = await until('a new active', 10_000, () => {
-      const a = sb.activeSlot();
-      return a && a.name !== active.name ? a : undefined;
-    });
-    const newId = sb.instanceOf(newActive.name)!;
-    const wouldAct = await until('a paused tick that would register the new active', 10_000, async () =>
-      (await after()).find((o) => String(o.report['outcome']).includes(`would register ${newId}`)),
-    );
-    assert.equal(wouldAct.report['applied'], false);
-    assert.deepEqual(registered(), [activeId], 'while paused the routing did not move');
-    const { status } = await statusJson();
-    assert.equal(status.pause.paused, true);
-    const drill = await cli(['drill', '--cluster', CLUSTER_NAME, '--scenario', 'kill-active']);
-    assert.equal(drill.code, 4, 'no drill while paused: the controller would not route the new active');
-    assert.match(drill.stderr, /is paused by .*resume/s);
-    assert.match(status.controller.outcomes[0]?.outcome ?? '', /^paused by/);
-
-    const resumed = await cli(['resume', '--cluster', CLUSTER_NAME]);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stdout, /resumed \(it was paused by/);
-    assert.equal(await steady(), newId, 'resumed, the controller routes the new active');
+      const resumed = await cli(['resume', '--cluster', CLUSTER_NAME]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      resumedHere = true;
+      assert.match(resumed.stdout, /resumed \(it was paused by/);
+      assert.equal(await steady(), newId, 'resumed, the controller routes the new active');
+    } finally {
+      // A failure above must not leave the later steps a paused cluster to time out on.
+      if (!resumedHere) await cli(['resume', '--cluster', CLUSTER_NAME]);
+    }
   });
 
   it('status during a kill: the killed node is unreachable (its EC2 instance still running) and the exit code follows the verdict', async () => {

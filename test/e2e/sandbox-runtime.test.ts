@@ -10,12 +10,16 @@ import { SHARES_PREFIX, STEP_DOWN_TOKEN_PARAMETER, startSandbox, type Sandbox } 
 import { PREPARE_NODE_DOCUMENT, VAULT_CONTROL_DOCUMENT } from '../../sandbox/ssm-agent-documents.js';
 import { renderView } from '../../sandbox/view.js';
 import { waitFor } from '../../sandbox/sim/index.js';
+import { REPLACE_NODE_MAX_SPEED } from '../../sandbox/scenarios.js';
 
 describe('sandbox runtime and SSM documents', () => {
   let sb: Sandbox;
 
   beforeAll(async () => {
-    sb = await startSandbox({ ha: 'dynamodb', fast: true });
+    // ×8, not the default ×20: at ×20 the lock's TTL is 750 ms, and a loaded CI
+    // machine's event-loop stall can hand leadership over between choosing the
+    // active and the command reaching it (a standby answers step-down with 307).
+    sb = await startSandbox({ ha: 'dynamodb', fast: true, speed: REPLACE_NODE_MAX_SPEED });
   });
   afterAll(async () => {
     await sb?.stop();
@@ -39,7 +43,10 @@ describe('sandbox runtime and SSM documents', () => {
 
   test('step-down through VaultControl reads the token on the node and hands leadership over', async () => {
     const active = sb.activeSlot()!;
-    const outcome = await sb.stepDown(active.name);
+    const leadership = () => sb.timeline.filter((e) => /became-active|lost-active|step-down/.test(`${e.kind} ${e.detail}`)).map((e) => `${e.kind}: ${e.detail}`);
+    const outcome = await sb.stepDown(active.name).catch((err: Error) => {
+      throw new Error(`${err.message}; leadership events: ${leadership().join(' | ')}`);
+    });
     assert.equal(outcome.status, 'Success');
     assert.match(outcome.output, /step-down http 204/);
     await waitFor(() => sb.activeSlot() !== undefined && sb.activeSlot() !== active, { timeoutMs: 5_000, description: 'a new active' });
