@@ -22,7 +22,7 @@
 // it next to each function (a bundle of the same clients and commands, alone).
 import { build } from 'esbuild';
 import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
@@ -79,50 +79,72 @@ export const sdkSchemaLiteralKeys = {
  * the body's fields copied as they are), which is how every EC2 error arrives
  * anyway (EC2 models none).
  *
- * So a registration is dropped only where the generic path gives the same
- * error: the class carries nothing but a message (no modeled member that its
- * schema would deserialize, e.g. DynamoDB's ConditionalCheckFailedException
- * `Item`), has no `$retryable` trait (read by the SDK's retry strategy), and
- * its wire code equals its name (no `awsQueryError` code such as ELBv2's
- * `TargetGroupNotFound` for TargetGroupNotFoundException). What is lost is
- * `instanceof <that class>`: the project matches AWS errors by name
+ * So a registration is kept only where the generic path would give an error
+ * the project could tell apart: the error has a `$retryable` trait (read by
+ * the SDK's retry strategy), or the project's code names it (`namedInCode`,
+ * errorNamesInCode: by class name or by its `awsQueryError` wire code, such as
+ * ELBv2's `TargetGroupNotFound` for TargetGroupNotFoundException). Every error
+ * the code matches, or whose modeled members it reads (DynamoDB's
+ * ConditionalCheckFailedException `Item`), then arrives exactly as the full SDK
+ * delivers it. The others (ELBv2 and SNS model dozens each, SSM 140, none of
+ * which we match) arrive named by their wire code, with the body's fields
+ * copied as they are, and only read differently in a log line. What is lost
+ * is `instanceof <that class>`: the project matches AWS errors by name
  * (functions/adapters/errors.ts isAwsError), never by class, and
- * test/integration/bundles.test.ts keeps it so. The classes and schemas
+ * test/integration/bundles-lean.test.ts keeps it so. The classes and schemas
  * nothing references any more are then dropped by tree shaking.
  *
  * `errorsSource` is the client's `models/errors.js`. Returns the schemas
  * source with the prunable `registerError` statements removed.
  */
-export function pruneErrorRegistrations(schemasSource, errorsSource) {
-  const plainErrors = new Set();
-  const parts = errorsSource.split(/^export class /m).slice(1);
-  for (const part of parts) {
+export function pruneErrorRegistrations(schemasSource, errorsSource, namedInCode = new Set()) {
+  const known = new Set();
+  const retryable = new Set();
+  for (const part of errorsSource.split(/^export class /m).slice(1)) {
     const name = /^(\w+) extends /.exec(part)?.[1];
     if (!name) continue;
-    const head = part.slice(0, part.indexOf('constructor('));
-    if (/\$retryable\b/.test(head)) continue;
-    const fields = [...head.matchAll(/^ {4}(\w+);$/gm)].map((m) => m[1]);
-    if (fields.every((f) => f === 'Message' || f === 'message')) plainErrors.add(name);
+    known.add(name);
+    if (/\$retryable\b/.test(part.slice(0, part.indexOf('constructor(')))) retryable.add(name);
   }
   return schemasSource.replace(/^(\w+)_registry\.registerError\((\w+)\$, (\w+)\);\n/gm, (all, registry, schema, ctor) => {
-    if (registry === '_s' || schema !== ctor || !plainErrors.has(ctor)) return all;
-    // The schema's traits: `awsQueryError: [code, status]` with a code other than the name keeps it.
+    if (registry === '_s' || schema !== ctor || !known.has(ctor) || retryable.has(ctor) || namedInCode.has(ctor)) return all;
+    // The schema's traits: an `awsQueryError: [code, status]` the code names keeps it too.
     const decl = new RegExp(`^export var ${schema}\\$ = \\[-3, \\w+, \\w+,\\s*\\{([^}]*)\\}`, 'm').exec(schemasSource);
     if (!decl) return all;
     const queryCode = /"awsQueryError":\s*\[`([^`]*)`/.exec(decl[1])?.[1];
-    if (queryCode !== undefined && queryCode !== ctor) return all;
-    return '';
+    return queryCode !== undefined && namedInCode.has(queryCode) ? all : '';
   });
+}
+
+/**
+ * Every string literal in the TypeScript under `dir` that could name an AWS
+ * error (an identifier starting with a capital: 'TargetGroupNotFound',
+ * "ConditionalCheckFailedException"). Over-inclusive on purpose: a literal that
+ * names no error keeps nothing.
+ */
+export function errorNamesInCode(dir = path.join(root, 'functions')) {
+  const names = new Set();
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/['"`]([A-Z][A-Za-z0-9]+)['"`]/g)) names.add(m[1]);
+    }
+  };
+  walk(dir);
+  return names;
 }
 
 /** sdkSchemaLiteralKeys plus pruneErrorRegistrations: what the Lambda bundles use. */
 export const sdkLeanSchemas = {
   name: 'sdk-lean-schemas',
   setup(b) {
+    let named;
     b.onLoad({ filter: SDK_SCHEMAS_FILE }, async (args) => {
+      named ??= errorNamesInCode();
       const source = literalSchemaKeys(await readFile(args.path, 'utf8'));
       const errorsFile = path.join(path.dirname(args.path), '..', 'models', 'errors.js');
-      const contents = existsSync(errorsFile) ? pruneErrorRegistrations(source, await readFile(errorsFile, 'utf8')) : source;
+      const contents = existsSync(errorsFile) ? pruneErrorRegistrations(source, await readFile(errorsFile, 'utf8'), named) : source;
       return { contents, loader: 'js' };
     });
   },
@@ -141,6 +163,39 @@ export const lambdaEnvCredentials = {
   name: 'lambda-env-credentials',
   setup(b) {
     b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: path.join(root, 'scripts', 'lambda-env-credentials.mjs') }));
+  },
+};
+
+/**
+ * mnemonist's LRUCache (with obliterator, 7 KB) is what @aws-sdk/endpoint-cache
+ * keeps DynamoDB's discovered endpoints in; endpoint discovery is off unless a
+ * client turns it on, and ours do not. A Map-based LRU with the same methods
+ * (scripts/lambda-lru-cache.mjs) stands in.
+ */
+export const smallLruCache = {
+  name: 'small-lru-cache',
+  setup(b) {
+    b.onResolve({ filter: /^mnemonist\/lru-cache(\.js)?$/ }, () => ({ path: path.join(root, 'scripts', 'lambda-lru-cache.mjs') }));
+  },
+};
+
+/**
+ * @smithy/core's Node SHA-256 falls back to a pure-JavaScript implementation
+ * (3 KB) when `node:crypto` has no sha256, which no Lambda Node.js runtime
+ * lacks. Lambda bundles take the native class unconditionally; if the native
+ * hash were ever missing, `createHash` throws at the first signature, naming it.
+ */
+export const nativeSha256Only = {
+  name: 'native-sha256-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/]sha256[\\/]Sha256Node\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const native = source
+        .replace(/^import \{ Sha256Js \} from "\.\/Sha256Js";\n/m, '')
+        .replace(/^export const Sha256Node = hasNativeCrypto \? buildNativeClass\(\) : Sha256Js;$/m, 'export const Sha256Node = buildNativeClass();');
+      if (native.includes('Sha256Js')) throw new Error(`${args.path}: its fallback to Sha256Js changed shape; update scripts/build.mjs nativeSha256Only`);
+      return { contents: native, loader: 'js' };
+    });
   },
 };
 
@@ -188,11 +243,13 @@ export function esbuildOptions(fn, outdir) {
     external: ['bowser'],
     write: false,
     legalComments: 'none',
+    // Messages quote '—', '≤', '§' and '×': as UTF-8 they take 2-3 bytes, escaped (the default) 6.
+    charset: 'utf8',
     logLevel: 'silent',
     // Some transitive dependencies are CommonJS and could call require().
     banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
     metafile: true,
-    plugins: [sdkLeanSchemas, lambdaEnvCredentials, noEventStreams],
+    plugins: [sdkLeanSchemas, lambdaEnvCredentials, noEventStreams, smallLruCache, nativeSha256Only],
   };
 }
 

@@ -21,7 +21,8 @@ import { AwsCallError } from './errors.js';
 import type { AppliedTargets, TargetPlan } from './plan-apply.js';
 import { applyTargets, describeTargetGroupFacts, describeTargets } from './target-group.js';
 
-export interface LoadBalancerPort {
+/** What a cluster's balancer routes to, read only (the workflows' inspections). */
+export interface LoadBalancerView {
   readonly type: LoadBalancerConfig['type'];
   /** The balancer's ARN (target group) or name (classic): what errors and reports name. */
   readonly resource: string;
@@ -31,6 +32,10 @@ export interface LoadBalancerPort {
    * lets the caller read the fleet and the balancer at the same time.
    */
   describe(members: readonly Member[] | PromiseLike<readonly Member[]>): Promise<TargetView[]>;
+}
+
+/** The view plus changing it (the controller's tick). */
+export interface LoadBalancerPort extends LoadBalancerView {
   /** Applies a plan (instance ids) in the planner's order; throws PartialApplyError with what changed. */
   apply(plan: TargetPlan, members: readonly Member[]): Promise<AppliedTargets>;
 }
@@ -41,10 +46,23 @@ export interface LoadBalancerClients {
   classicElb?: ElasticLoadBalancingClient;
 }
 
-export function loadBalancerPort(cluster: { loadBalancer: LoadBalancerConfig; vault: Pick<VaultConfig, 'port'> }, clients: LoadBalancerClients): LoadBalancerPort {
+type PortCluster = { loadBalancer: LoadBalancerConfig; vault: Pick<VaultConfig, 'port'> };
+
+export function loadBalancerPort(cluster: PortCluster, clients: LoadBalancerClients): LoadBalancerPort {
   const lb = cluster.loadBalancer;
   if (lb.type === 'classic') return new ClassicPort(lb.loadBalancerName, clients.classicElb);
   return new TargetGroupPort(clients.elbv2, lb.targetGroupArn, lb.targetPort ?? cluster.vault.port);
+}
+
+/**
+ * The read-only view: a function that only inspects (the drill) bundles no
+ * registration calls (the classes that apply are separate, so they are left
+ * out of its bundle).
+ */
+export function loadBalancerView(cluster: PortCluster, clients: LoadBalancerClients): LoadBalancerView {
+  const lb = cluster.loadBalancer;
+  if (lb.type === 'classic') return new ClassicView(lb.loadBalancerName, clients.classicElb);
+  return new TargetGroupView(clients.elbv2, lb.targetGroupArn, lb.targetPort ?? cluster.vault.port);
 }
 
 /** The loadBalancer's ARN or name, for messages. */
@@ -52,18 +70,20 @@ export function loadBalancerResource(lb: LoadBalancerConfig): string {
   return lb.type === 'classic' ? lb.loadBalancerName : lb.targetGroupArn;
 }
 
-class ClassicPort implements LoadBalancerPort {
+class ClassicView implements LoadBalancerView {
   readonly type = 'classic' as const;
   constructor(
     readonly resource: string,
-    private readonly client: ElasticLoadBalancingClient | undefined,
+    protected readonly client: ElasticLoadBalancingClient | undefined,
   ) {}
 
   async describe(): Promise<TargetView[]> {
     const classic = await import('./classic-elb.js');
     return classic.describeInstanceHealth(this.client ?? classic.classicElbClient(), this.resource);
   }
+}
 
+class ClassicPort extends ClassicView implements LoadBalancerPort {
   async apply(plan: TargetPlan): Promise<AppliedTargets> {
     const classic = await import('./classic-elb.js');
     return classic.applyClassicPlan(this.client ?? classic.classicElbClient(), this.resource, plan);
@@ -73,15 +93,15 @@ class ClassicPort implements LoadBalancerPort {
 /** Prefer the member whose instance can hold the address now (a replacement keeps its slot's interface, and so its IP). */
 const STATE_RANK: Record<InstanceState, number> = { running: 0, pending: 1, stopping: 2, stopped: 3, 'shutting-down': 4, terminated: 5 };
 
-class TargetGroupPort implements LoadBalancerPort {
+class TargetGroupView implements LoadBalancerView {
   readonly type = 'target-group' as const;
   /** What the last describe saw: the target id and port of each registered instance. */
-  private readonly seen = new Map<string, { targetId: string; port?: number }>();
+  protected readonly seen = new Map<string, { targetId: string; port?: number }>();
 
   constructor(
-    private readonly elb: ElasticLoadBalancingV2Client,
+    protected readonly elb: ElasticLoadBalancingV2Client,
     readonly resource: string,
-    private readonly port: number,
+    protected readonly port: number,
   ) {}
 
   async describe(members: readonly Member[] | PromiseLike<readonly Member[]>): Promise<TargetView[]> {
@@ -103,7 +123,9 @@ class TargetGroupPort implements LoadBalancerPort {
     });
     return views.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
   }
+}
 
+class TargetGroupPort extends TargetGroupView implements LoadBalancerPort {
   async apply(plan: TargetPlan, members: readonly Member[]): Promise<AppliedTargets> {
     const facts = await describeTargetGroupFacts(this.elb, this.resource);
     if (facts.targetType === 'instance') return applyTargets(this.elb, this.resource, plan, (id) => ({ Id: id, Port: this.port }));

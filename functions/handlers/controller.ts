@@ -3,7 +3,6 @@
  * `policy.probeIntervalSeconds` while the invocation has room for another tick
  * plus a margin, and returns the report of the last tick.
  */
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { loadConfigCached } from '../config/load.js';
 import { controllerShardSchema, type ClusterConfig, type Config, type ControllerShard } from '../config/schema.js';
@@ -468,9 +467,10 @@ export function createControllerHandler(factory: DepsFactory = defaultDeps, opti
     }
     return report;
   };
-  // No early-timeout race: the tick loop budgets the remaining time itself, and a
-  // caller that hands in a context with little time left must still get its one tick.
-  return middy(base, { timeoutEarlyInMillis: 0 });
+  // A plain async handler: no early-timeout race (the tick loop budgets the
+  // remaining time itself, and a caller that hands in a context with little time
+  // left must still get its one tick), and nothing else a middleware would add.
+  return base;
 }
 
 /**

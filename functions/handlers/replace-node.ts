@@ -11,7 +11,7 @@
  */
 import { putReport, releaseLease } from '../adapters/control-table.js';
 import { discoverMembers } from '../adapters/ec2-fleet.js';
-import { loadBalancerPort } from '../adapters/load-balancer.js';
+import { loadBalancerView } from '../adapters/load-balancer.js';
 import {
   attachVolume,
   describeInstance,
@@ -227,7 +227,7 @@ async function inspect(deps: ReplaceNodeDeps, event: Ev): Promise<ReplacementPla
     ctx.instanceId !== '' ? describeInstance(ec2, ctx.instanceId) : Promise.resolve(undefined),
     slot.dataVolume ? describeVolume(ec2, slot.dataVolume.volumeId) : Promise.resolve(undefined),
     slot.networkInterfaceId ? describeInterface(ec2, slot.networkInterfaceId) : Promise.resolve(undefined),
-    loadBalancerPort(cluster, { elbv2 }).describe(observing.then((o) => o.members)),
+    loadBalancerView(cluster, { elbv2 }).describe(observing.then((o) => o.members)),
     observing,
   ]);
   const decision = planReplacement(

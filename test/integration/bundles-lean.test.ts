@@ -1,9 +1,10 @@
 /**
  * What scripts/build.mjs leaves out of the Lambda bundles (issue 9, ≤ 400 KB):
  * the SDK's default credential chain (Lambda hands credentials in through the
- * environment), the event-stream serde, and the registrations of error classes
- * the SDK's generic error path rebuilds identically. Sizes: `npm run bench --
- * --footprint`, never asserted.
+ * environment), the event-stream serde, the pure-JS SHA-256 fallback,
+ * mnemonist's LRU cache, and the registrations of error classes the project
+ * neither names nor retries. Sizes: `npm run bench -- --footprint`, never
+ * asserted.
  */
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
@@ -12,7 +13,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Metafile } from 'esbuild';
-import { buildAll, literalSchemaKeys, pruneErrorRegistrations } from '../../scripts/build.mjs';
+import { buildAll, errorNamesInCode, literalSchemaKeys, pruneErrorRegistrations } from '../../scripts/build.mjs';
+import LRUCache from '../../scripts/lambda-lru-cache.mjs';
 import { defaultProvider, LambdaCredentialsMissingError } from '../../scripts/lambda-env-credentials.mjs';
 import { repoRoot } from '../support/packaged-service.js';
 
@@ -47,6 +49,31 @@ describe('Lambda bundles', () => {
     }
   });
 
+  it('carry no pure-JavaScript SHA-256 and no mnemonist (Node has the native hash; endpoint discovery is off)', () => {
+    for (const [name, files] of inputs) {
+      assert.deepEqual(files.filter((p) => /Sha256Js\.js$|[\\/]mnemonist[\\/]|[\\/]obliterator[\\/]/.test(p)), [], name);
+      assert.ok(files.some((p) => p.endsWith('scripts/lambda-lru-cache.mjs')), `${name}: the endpoint cache's LRU is the small one`);
+    }
+  });
+
+  it('keep the registration of every error of a bundled client that functions/ names or the SDK retries, and drop the others', () => {
+    const named = errorNamesInCode();
+    for (const n of ['ConditionalCheckFailedException', 'TargetGroupNotFound', 'InvalidInstance']) assert.ok(named.has(n), `${n} is named in functions/`);
+    const kept = (client: string) => {
+      const dir = path.join(repoRoot, 'node_modules/@aws-sdk', client, 'dist-es');
+      const out = pruneErrorRegistrations(literalSchemaKeys(readFileSync(path.join(dir, 'schemas/schemas_0.js'), 'utf8')), readFileSync(path.join(dir, 'models/errors.js'), 'utf8'), named);
+      return new Set([...out.matchAll(/registerError\((\w+)\$/g)].map((m) => m[1]));
+    };
+    const elbv2 = kept('client-elastic-load-balancing-v2');
+    // Named by its wire code (TargetGroupNotFound) or its class name: both arrive as the full SDK delivers them.
+    for (const n of ['TargetGroupNotFoundException', 'InvalidTargetException']) assert.ok(elbv2.has(n), n);
+    assert.ok(!elbv2.has('TooManyTagsException'), 'an error nothing matches is left to the generic path');
+    const ddb = kept('client-dynamodb');
+    assert.ok(ddb.has('ConditionalCheckFailedException'), 'its Item (the lease holder) is read, so its schema stays');
+    assert.ok(ddb.has('ProvisionedThroughputExceededException'), 'retryable: the retry strategy reads its trait');
+    assert.ok(kept('client-elastic-load-balancing').has('InvalidEndPointException'), 'classic ELB: InvalidInstance on the wire');
+  });
+
   it('leave out the SSM error classes that carry only a message (ParameterNotFound arrives by name through the generic path)', () => {
     const ssm = readFileSync(path.join(repoRoot, 'node_modules/@aws-sdk/client-ssm/dist-es/schemas/schemas_0.js'), 'utf8');
     const errors = readFileSync(path.join(repoRoot, 'node_modules/@aws-sdk/client-ssm/dist-es/models/errors.js'), 'utf8');
@@ -73,8 +100,17 @@ describe('pruneErrorRegistrations', () => {
   ].join('\n');
   const kept = (out: string) => [...out.matchAll(/registerError\((\w+)\$/g)].map((m) => m[1]);
 
-  it('drops only a message-only, non-retryable error whose wire code is its name', () => {
-    assert.deepEqual(kept(pruneErrorRegistrations(schemas, errors)), ['Base', 'WithItem', 'Retryable', 'QueryNamed']);
+  it('keeps the base and the retryable ones when the code names nothing', () => {
+    assert.deepEqual(kept(pruneErrorRegistrations(schemas, errors)), ['Base', 'Retryable']);
+  });
+
+  it('keeps an error the code names, by class name or by its awsQueryError wire code', () => {
+    assert.deepEqual(kept(pruneErrorRegistrations(schemas, errors, new Set(['WithItem', 'QueryNamedCode']))), ['Base', 'WithItem', 'Retryable', 'QueryNamed']);
+    assert.deepEqual(kept(pruneErrorRegistrations(schemas, errors, new Set(['QueryNamed']))), ['Base', 'Retryable', 'QueryNamed']);
+  });
+
+  it('keeps a registration whose class it cannot find in models/errors.js', () => {
+    assert.deepEqual(kept(pruneErrorRegistrations(schemas, '')), ['Base', 'Plain', 'WithItem', 'Retryable', 'QueryNamed']);
   });
 });
 
@@ -95,6 +131,40 @@ describe('the project matches AWS errors by name, never by SDK class (what pruni
       }
     }
     assert.deepEqual(offenders, []);
+  });
+});
+
+describe('scripts/lambda-lru-cache.mjs (mnemonist/lru-cache in the bundles)', () => {
+  it('evicts the least recently used past its capacity; get refreshes, peek and has do not', () => {
+    const c = new LRUCache(2);
+    c.set('a', 1).set('b', 2);
+    assert.equal(c.get('a'), 1);
+    c.set('c', 3);
+    assert.deepEqual([c.has('a'), c.has('b'), c.has('c'), c.size], [true, false, true, 2]);
+    assert.equal(c.peek('a'), 1);
+    c.set('d', 4);
+    assert.deepEqual([c.has('a'), c.has('c'), c.has('d')], [false, true, true], 'peek left a the oldest');
+    c.set('c', 30);
+    c.set('e', 5);
+    assert.deepEqual([c.get('c'), c.has('d'), c.get('missing')], [30, false, undefined], 'set refreshes too');
+    c.clear();
+    assert.equal(c.size, 0);
+  });
+
+  it('refuses a capacity that is not a positive integer', () => {
+    assert.throws(() => new LRUCache(0), RangeError);
+  });
+
+  it("backs @aws-sdk/endpoint-cache's EndpointCache as mnemonist did (set, get, has, expiry, delete)", async () => {
+    const { EndpointCache } = (await import('@aws-sdk/endpoint-cache')) as typeof import('@aws-sdk/endpoint-cache');
+    const cache = new EndpointCache(1);
+    (cache as unknown as { cache: unknown }).cache = new LRUCache(1);
+    cache.set('k', [{ Address: 'a.example', CachePeriodInMinutes: 1 }]);
+    assert.equal(cache.getEndpoint('k'), 'a.example');
+    cache.set('k2', [{ Address: 'b.example', CachePeriodInMinutes: 1 }]);
+    assert.deepEqual([cache.has('k'), cache.getEndpoint('k2')], [false, 'b.example']);
+    cache.delete('k2');
+    assert.equal(cache.has('k2'), false);
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig } from '../../config/schema.js';
 import { releaseLease } from '../../adapters/control-table.js';
-import { loadBalancerPort } from '../../adapters/load-balancer.js';
+import { loadBalancerView } from '../../adapters/load-balancer.js';
 import type { ClientSample } from '../../core/drill-client.js';
 import type { AlarmState, DrillRequest, DrillSnapshot, FaultPlan, ObserveBudget, PostCheckBudget, RestoreBudget, SteadyState } from '../../core/drill.js';
 import type { RestorePlan } from '../../core/drill-restore.js';
@@ -77,7 +77,7 @@ export function injectionOf(event: Ev): Injection {
 /** The controller's view plus the load balancer's: one snapshot for pre-check, each poll, the restore and the post-check. */
 export async function snapshot(deps: FailoverDrillDeps, cluster: ClusterConfig): Promise<DrillSnapshot & { instanceStates: Record<string, string> }> {
   const observing = observeNodes(deps, cluster);
-  const lb = loadBalancerPort(cluster, { elbv2: deps.clients().elbv2 });
+  const lb = loadBalancerView(cluster, { elbv2: deps.clients().elbv2 });
   const [observed, targets] = await Promise.all([observing, lb.describe(observing.then((o) => o.members))]);
   const slotByInstance: Record<string, string> = {};
   const instanceStates: Record<string, string> = {};

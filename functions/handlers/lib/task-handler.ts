@@ -3,7 +3,6 @@
  * function per state machine, the ASL passes `{ "action": "<name>", ... }`,
  * and errors keep their class names because the ASL's Retry/Catch match on them.
  */
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { UnknownActionError } from '../errors.js';
 import type { Logger } from './logger.js';
@@ -23,9 +22,14 @@ export function taskHandler(logger: Logger, actions: TaskActions) {
     if (!fn) throw new UnknownActionError(action);
     return fn(event);
   };
-  return middy(run).onError(async (request) => {
-    const err = request.error as Error | undefined;
-    // Names are the contract with the ASL; messages carry ids only, never secrets.
-    logger.log('warn', 'task failed', { action: (request.event as TaskEvent | undefined)?.action, error: err?.name, message: err?.message });
-  });
+  return async (event: TaskEvent, context: Context): Promise<unknown> => {
+    try {
+      return await run(event, context);
+    } catch (err) {
+      const e = err as Error | undefined;
+      // Names are the contract with the ASL; messages carry ids only, never secrets.
+      logger.log('warn', 'task failed', { action: event?.action, error: e?.name, message: e?.message });
+      throw err;
+    }
+  };
 }
