@@ -18,7 +18,10 @@ export function esbuildOptions(fn: { entry: string; modulePath: string }, outdir
 export function initialFiles(metafile: import('esbuild').Metafile, entryOutput: string): Set<string>;
 export const sdkSchemaLiteralKeys: import('esbuild').Plugin;
 export function literalSchemaKeys(source: string): string;
-export function pruneErrorRegistrations(schemasSource: string, errorsSource: string): string;
+export function pruneErrorRegistrations(schemasSource: string, errorsSource: string, namedInCode?: ReadonlySet<string>): string;
+export function errorNamesInCode(dir?: string): Set<string>;
 export const sdkLeanSchemas: import('esbuild').Plugin;
 export const lambdaEnvCredentials: import('esbuild').Plugin;
 export const noEventStreams: import('esbuild').Plugin;
+export const smallLruCache: import('esbuild').Plugin;
+export const nativeSha256Only: import('esbuild').Plugin;
