@@ -91,6 +91,8 @@ export type ReportKind = 'replace' | 'drill';
 
 export const clusterPk = (cluster: string): string => `cluster#${cluster}`;
 export const leaseSk = (scope: string): string => `lease#${scope}`;
+/** A lease item's key (for batched reads: tick-reads.ts readClaims). */
+export const leaseKey = (cluster: string, scope: string): Record<string, AttributeValue> => ({ pk: { S: clusterPk(cluster) }, sk: { S: leaseSk(scope) } });
 export const STATE_SK = 'state';
 export const observationSk = (atMs: number): string => `obs#${new Date(atMs).toISOString()}`;
 export const verdictSk = (atMs: number): string => `verdict#${new Date(atMs).toISOString()}`;
@@ -248,7 +250,7 @@ export async function readLease(
   return item ? decodeLease(item, table) : undefined;
 }
 
-function decodeLease(item: Record<string, AttributeValue>, table: string): LeaseRecord {
+export function decodeLease(item: Record<string, AttributeValue>, table: string): LeaseRecord {
   const cluster = item['cluster']?.S;
   const scope = item['scope']?.S;
   const owner = item['owner']?.S;

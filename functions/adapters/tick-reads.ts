@@ -17,7 +17,7 @@ import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient, type Key
 import type { ClusterConfig } from '../config/schema.js';
 import type { PauseRecord } from '../core/pause.js';
 import type { LockItemRead } from '../core/types.js';
-import { decodeRunLease, decodeStateItem, runLeaseKey, stateKey, type ClusterState, type RunLease } from './control-table.js';
+import { LEASE_SCOPES, decodeLease, decodeRunLease, decodeStateItem, leaseKey, runLeaseKey, stateKey, type ClusterState, type LeaseRecord, type RunLease } from './control-table.js';
 import { AwsTransientError, toAdapterError } from './errors.js';
 import { LOCK_KEY, decodeLockItem, lockReadError } from './lock-reader.js';
 import { decodePause, pauseKey } from './pause.js';
@@ -174,6 +174,37 @@ export async function readTickItems(ddb: DynamoDBClient, req: TickReadRequest, o
   for (const name of req.stateOf ?? []) out.state.set(name, read(req.controlTable, stateKey(name), (item) => decodeStateItem(item, req.controlTable, name)));
   if (req.runOwner !== undefined) {
     out.run = read(req.controlTable, runLeaseKey(req.runOwner), (item) => (item ? decodeRunLease(item, req.controlTable) : undefined));
+  }
+  return out;
+}
+
+/* ------------------------------------------------------------- a run's claims */
+
+/**
+ * The controller claim of each cluster (`cluster#<name>/lease#controller`) in
+ * one BatchGetItem, read before a run takes them: a claim left by a run that
+ * is over is then taken over by naming its holder (`takeFrom`) at the first
+ * conditional put, instead of learning the holder from a put that fails, which
+ * costs a write unit all the same. Undefined: no claim; an Error: unreadable
+ * (the conditional put decides then, as without this read).
+ */
+export async function readClaims(ddb: DynamoDBClient, controlTable: string, clusters: readonly string[], opts: BatchGetOptions = {}): Promise<Map<string, LeaseRecord | undefined | Error>> {
+  const wanted = clusters.map((c) => ({ table: controlTable, key: leaseKey(c, LEASE_SCOPES.controller) }));
+  const res = await batchGetItems(ddb, wanted, opts);
+  const out = new Map<string, LeaseRecord | undefined | Error>();
+  for (const [i, c] of clusters.entries()) {
+    const id = itemId(controlTable, wanted[i]!.key);
+    const failed = res.failed.get(id);
+    if (failed) {
+      out.set(c, failed);
+      continue;
+    }
+    const item = res.items.get(id);
+    try {
+      out.set(c, item ? decodeLease(item, controlTable) : undefined);
+    } catch (err) {
+      out.set(c, err as Error);
+    }
   }
   return out;
 }

@@ -15,16 +15,16 @@ import {
   deleteRunLease,
   putRunLease,
   readRunLease,
-  releaseLease,
   renewRunLease,
   requestHandover,
   requestRunHandover,
   runLeaseRefusal,
+  type LeaseRecord,
   type RunLease,
 } from '../adapters/control-table.js';
 import { discoverFleet } from '../adapters/ec2-fleet.js';
 import { HandoverRequestedError, LeaseBusyError } from '../adapters/errors.js';
-import { readTickItems, type TickReads } from '../adapters/tick-reads.js';
+import { readClaims, readTickItems, type TickReads } from '../adapters/tick-reads.js';
 import { leaseCoversTick, leaseRenewalDue } from '../core/bookkeeping.js';
 import { nextTick } from '../core/tick-schedule.js';
 import type { Member, VerdictKind } from '../core/types.js';
@@ -127,7 +127,7 @@ export function loopTimings(config: Config, timeScale = 1) {
  * minute and each run may live longer than that (timeout > 60 s, reserved
  * concurrency 2). A new run asks the running one to hand over and waits for
  * it; the old one sees the request at its next tick, saves its state,
- * releases its claims and stops, so the gap between the last tick of one run
+ * deletes its run lease and stops, so the gap between the last tick of one run
  * and the first of the next is about one interval, and never do two runs act
  * on one cluster at once.
  *
@@ -142,8 +142,10 @@ export function loopTimings(config: Config, timeScale = 1) {
  * releasing) and is taken at once.
  *
  * Order of writes at the end of a run (handover or time up): each cluster's
- * state, then the claims, then the run lease: a successor waits for the run
- * lease to go, so it reads the state only after the last write of it.
+ * state, then the run lease: a successor waits for the run lease to go, so it
+ * reads the state only after the last write of it. The claims are kept, not
+ * deleted: a successor reads them in one batch before taking them, and takes
+ * each over by naming the run that is over.
  */
 export async function runController(
   config: Config,
@@ -281,18 +283,37 @@ export async function runController(
   async function takeClaims(clusters: ClusterConfig[]): Promise<ClusterReport[]> {
     if (clusters.length === 0 || stopped) return [];
     if (!run) run = await putRunLease(deps.ddb, table, { owner, nowMs: deps.now(), ttlMs: t.leaseTtlMs });
+    // Who holds each claim, in one read, so a claim kept by a run that is over is
+    // taken at the first put (a put refused by its condition costs a write unit too).
+    const claims = await readClaims(
+      deps.ddb,
+      table,
+      clusters.map((c) => c.name),
+    ).catch((err: unknown) => {
+      deps.logger.log('warn', 'could not read the controller claims; the conditional puts decide', { error: String(err) });
+      return new Map<string, LeaseRecord | undefined | Error>();
+    });
     const runsOver = new Map<string, Promise<boolean>>();
-    const results = await Promise.all(clusters.map((c) => takeClaim(c, runsOver)));
+    const results = await Promise.all(clusters.map((c) => takeClaim(c, runsOver, claims.get(c.name))));
     return results.filter((r): r is ClusterReport => r !== undefined);
   }
 
-  /** Takes the cluster's claim: at once when free or its run is over, else by asking a live run to hand over. */
-  async function takeClaim(cluster: ClusterConfig, runsOver: Map<string, Promise<boolean>>): Promise<ClusterReport | undefined> {
+  /**
+   * Takes the cluster's claim: at once when free or its run is over, else by
+   * asking a live run to hand over. `known`: the claim as read just before.
+   */
+  async function takeClaim(cluster: ClusterConfig, runsOver: Map<string, Promise<boolean>>, known: LeaseRecord | undefined | Error): Promise<ClusterReport | undefined> {
     const started = deps.now();
     const waitUntil = started + t.handoverWaitMs;
     let takeFrom: string | undefined;
     let askedLegacy = false;
     try {
+      // A claim another run kept (runs keep theirs when they end; issue #9): once that
+      // run's lease is gone, name it in the put. Any other holder: the put finds out.
+      if (known !== undefined && !(known instanceof Error) && known.runLease && known.owner !== owner && known.owner.startsWith('controller:') && known.expiresAtMs >= deps.now()) {
+        if (!(await runOver(known.owner, waitUntil, runsOver))) throw new LeaseBusyError(known);
+        takeFrom = known.owner;
+      }
       for (let attempt = 0; ; attempt++) {
         // As long as the run may live (a context with little time left still gets its
         // tick): a killed run's claims are taken through its run lease, not their expiry.
@@ -318,12 +339,7 @@ export async function runController(
           // Only another controller run hands over; an operator's lock is waited out by no one.
           if (outOfTime || !holder.owner.startsWith('controller:') || holder.owner === takeFrom) throw err;
           if (holder.runLease) {
-            let over = runsOver.get(holder.owner);
-            if (!over) {
-              over = waitForRunEnd(holder.owner, waitUntil);
-              runsOver.set(holder.owner, over);
-            }
-            if (!(await over)) throw err;
+            if (!(await runOver(holder.owner, waitUntil, runsOver))) throw err;
             takeFrom = holder.owner;
             continue;
           }
@@ -342,6 +358,16 @@ export async function runController(
       deps.logger.log('error', 'tick failed', { cluster: cluster.name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
       return failedTickReport(cluster, err, deps.now() - started);
     }
+  }
+
+  /** waitForRunEnd, shared by every cluster the run `holder` holds. */
+  function runOver(holder: string, waitUntil: number, runsOver: Map<string, Promise<boolean>>): Promise<boolean> {
+    let over = runsOver.get(holder);
+    if (!over) {
+      over = waitForRunEnd(holder, waitUntil);
+      runsOver.set(holder, over);
+    }
+    return over;
   }
 
   /**
@@ -392,7 +418,12 @@ export async function runController(
     return false;
   }
 
-  /** Saves what is due, then releases the claims, then the run lease (see above for why in this order). */
+  /**
+   * Saves what is due, then deletes the run lease (see above for why in this
+   * order). The claims stay: their run lease gone, the next run takes them over
+   * by name at its first put, and a delete per cluster per run was a third of
+   * the controller's write units (issue #9).
+   */
   async function endRun(): Promise<void> {
     const warn = (what: string, fields: Record<string, unknown>) => (e: unknown) => deps.logger.log('warn', what, { ...fields, error: String(e) });
     if (stopped?.why !== 'lost') {
@@ -410,7 +441,6 @@ export async function runController(
     } else {
       deps.logger.log('warn', 'the controller run lost its lease and stops without writing', { reason: stopped.reason });
     }
-    await Promise.all([...held].map((name) => releaseLease(deps.ddb, table, { cluster: name, scope: 'controller', owner }).catch(warn('could not release controller lease', { cluster: name }))));
     if (run) await deleteRunLease(deps.ddb, table, owner).catch(warn('could not release the controller run lease', {}));
     if (stopped?.why === 'handover') deps.logger.log('info', 'handed the controller lease over', { clusters: [...held], successor: stopped.successor });
   }

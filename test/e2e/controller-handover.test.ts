@@ -110,13 +110,18 @@ describe('controller: no empty target group, no blind spot', () => {
     const gapMs = Math.min(...ofSecond) - Math.max(...ofFirst);
     assert.ok(gapMs <= 1_000 + 1_500, `gap at the handover was ${gapMs} ms`);
     assert.equal(b.clusters[0]!.verdict.kind, 'healthy');
-    // Both released their lease on the way out.
-    assert.equal(await readLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' }), undefined);
+    // The claim is kept, not deleted (issue #9): the second run took it over by name, and holds it on its way out.
+    const claim = await readLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' });
+    assert.equal(claim?.owner, 'controller:run-2');
+    assert.equal(claim?.runLease, true);
   });
 
   it('a run that finds the lease held by an operator (not a controller run) does not ask it to hand over and reports the skip', async () => {
     const harness = await steady();
-    const { acquireLease } = await import('../../functions/adapters/control-table.js');
+    const { acquireLease, releaseLease } = await import('../../functions/adapters/control-table.js');
+    // The steady run's claim is kept after it (issue #9); the operator takes the lease once it is free.
+    const kept = await readLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' });
+    if (kept) assert.equal(await releaseLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller', owner: kept.owner }), true);
     await acquireLease(harness.ddbClient(), CONTROL_TABLE, {
       cluster: 'e2e',
       scope: 'controller',

@@ -42,7 +42,7 @@ async function steady(): Promise<ControllerHarness> {
   return h;
 }
 
-type KillPoint = 'taking its claim' | 'probing (mid-tick)' | 'after a mutation, before the state write' | 'between two ticks' | 'ending, before releasing its claim';
+type KillPoint = 'taking its claim' | 'probing (mid-tick)' | 'after a mutation, before the state write' | 'between two ticks' | 'ending, before deleting its run lease';
 
 /** A run that stops dead at `point`: `reached` settles when it gets there. */
 function doomedRun(point: KillPoint): { handler: ReturnType<typeof createControllerHandler>; reached: Promise<void> } {
@@ -62,7 +62,7 @@ function doomedRun(point: KillPoint): { handler: ReturnType<typeof createControl
             (point === 'taking its claim' && op === 'PutItemCommand' && sk === 'lease#controller') ||
             (point === 'after a mutation, before the state write' && op === 'PutItemCommand' && sk === 'state') ||
             (point === 'between two ticks' && op === 'BatchGetItemCommand' && ++batches === 2) ||
-            (point === 'ending, before releasing its claim' && op === 'DeleteItemCommand' && sk === 'lease#controller');
+            (point === 'ending, before deleting its run lease' && op === 'DeleteItemCommand' && sk === 'lease#run');
           if (hang) {
             reach();
             return never;
@@ -110,7 +110,7 @@ async function activeDies(harness: ControllerHarness): Promise<{ old: string; no
 }
 
 describe('controller: a run killed at any point, and the next run converges', () => {
-  it.each<KillPoint>(['taking its claim', 'probing (mid-tick)', 'after a mutation, before the state write', 'between two ticks', 'ending, before releasing its claim'])(
+  it.each<KillPoint>(['taking its claim', 'probing (mid-tick)', 'after a mutation, before the state write', 'between two ticks', 'ending, before deleting its run lease'])(
     'killed %s',
     async (point) => {
       const harness = await steady();
@@ -118,7 +118,7 @@ describe('controller: a run killed at any point, and the next run converges', ()
       const failover = mutatesFirst ? await activeDies(harness) : undefined;
       const doomed = doomedRun(point);
       // Little time left makes the run end after one tick (the end-of-run case); otherwise it would tick on.
-      const budget = point === 'ending, before releasing its claim' ? 1_000 : 30_000;
+      const budget = point === 'ending, before deleting its run lease' ? 1_000 : 30_000;
       void doomed.handler({}, context(`doomed-${point}`, budget));
       await doomed.reached;
       if (mutatesFirst) assert.ok(harness.registered.has(failover!.now), 'the doomed run did not apply its mutation');
@@ -142,8 +142,8 @@ describe('controller: a run killed at any point, and the next run converges', ()
       assert.equal(c.verdict.kind, 'healthy', c.outcome);
       assert.equal(c.verdict.legitimateActive, now);
       assert.deepEqual([...harness.registered], [now], `registered: ${[...harness.registered].join(', ')}; old ${old}`);
-      // It took the dead run's claim over and released it on its way out.
-      assert.equal(await readLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' }), undefined);
+      // It took the dead run's claim over (and keeps it on its way out, for its own successor to take by name).
+      assert.equal((await readLease(harness.ddbClient(), CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' }))?.owner, `controller:next-${point}`);
     },
     30_000,
   );
@@ -158,7 +158,9 @@ describe('controller: a run killed at any point, and the next run converges', ()
     const stuck = 'controller:stuck';
     const nowMs = Date.now();
     await putRunLease(clients.ddb, CONTROL_TABLE, { owner: stuck, nowMs, ttlMs: Math.round(1.5 * t.leaseTtlMs) });
-    await acquireLease(clients.ddb, CONTROL_TABLE, { cluster: 'e2e', scope: 'controller', owner: stuck, ttlMs: 4 * t.leaseTtlMs, nowMs, purpose: 'controller', runLease: true });
+    // It took the claim the steady run kept (that run is over: its run lease is gone).
+    const kept = await readLease(clients.ddb, CONTROL_TABLE, { cluster: 'e2e', scope: 'controller' });
+    await acquireLease(clients.ddb, CONTROL_TABLE, { cluster: 'e2e', scope: 'controller', owner: stuck, ttlMs: 4 * t.leaseTtlMs, nowMs, purpose: 'controller', runLease: true, ...(kept ? { takeFrom: kept.owner } : {}) });
 
     const lines: string[] = [];
     const report = (await createControllerHandler(

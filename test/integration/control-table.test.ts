@@ -17,6 +17,7 @@ import {
   type ClusterState,
 } from '../../functions/adapters/control-table.js';
 import { makeClients } from '../../functions/adapters/aws-clients.js';
+import { readClaims } from '../../functions/adapters/tick-reads.js';
 import { ControlItemCorruptError, HandoverRequestedError, ItemTooLargeError, LeaseBusyError, TableNotFoundError } from '../../functions/adapters/errors.js';
 import { createControlTable, startDynalite, type DynaliteHandle } from '../support/dynalite.js';
 
@@ -117,6 +118,21 @@ describe('leases', () => {
       acquireLease(db.client, 'no-such-table', { cluster: 'c', scope: 'controller', owner: 'o', ttlMs: MINUTE, nowMs: T0 }),
       (e: unknown) => e instanceof TableNotFoundError && e.resource === 'no-such-table',
     );
+  });
+});
+
+describe('readClaims (a run reads every claim in one batch before taking them)', () => {
+  test('each cluster: its claim as stored, undefined when none, an Error for a malformed item (the conditional put decides then)', async () => {
+    const [held, free, broken] = [freshCluster(), freshCluster(), freshCluster()];
+    await acquireLease(db.client, TABLE, { cluster: held, scope: 'controller', owner: 'controller:old', ttlMs: MINUTE, nowMs: T0, purpose: 'controller', runLease: true });
+    await db.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `cluster#${broken}` }, sk: { S: 'lease#controller' }, owner: { N: '7' } } }));
+    const claims = await readClaims(db.client, TABLE, [held, free, broken]);
+    assert.deepEqual([...claims.keys()], [held, free, broken]);
+    const h = claims.get(held);
+    assert.ok(h && !(h instanceof Error));
+    assert.deepEqual([h.owner, h.runLease, h.expiresAtMs], ['controller:old', true, T0 + MINUTE]);
+    assert.equal(claims.get(free), undefined);
+    assert.ok(claims.get(broken) instanceof ControlItemCorruptError);
   });
 });
 

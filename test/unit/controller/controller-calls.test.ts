@@ -32,6 +32,11 @@ const three = (): FakeCluster[] => [
   { name: 'gamma', nodes: 5 },
 ];
 
+/** The ticks' batches: without the run's read of its claims (a batch of lease#controller keys only). */
+function tickBatches(fw: FakeWorld): BatchGetItemCommandInput[] {
+  return (fw.commands('BatchGetItem') as BatchGetItemCommandInput[]).filter((b) => !Object.values(b.RequestItems ?? {}).every((r) => (r.Keys ?? []).every((k) => k['sk']?.S === 'lease#controller')));
+}
+
 async function runFor(world: FakeWorld, budgetMs: number, requestId = 'run-1') {
   return runController(world.config, world.deps(), world.context(requestId, budgetMs), { sleep: world.sleep });
 }
@@ -66,7 +71,7 @@ describe('controller calls per tick (issue #9)', () => {
   it('one BatchGetItem reads every lock table, every pause item and the run lease, consistently', async () => {
     const fw = world(three());
     await runFor(fw, 12_000);
-    const batches = fw.commands('BatchGetItem') as BatchGetItemCommandInput[];
+    const batches = tickBatches(fw);
     const steady = batches[1]!;
     const items = steady.RequestItems!;
     for (const name of ['alpha', 'beta', 'gamma']) {
@@ -99,15 +104,61 @@ describe('controller calls per tick (issue #9)', () => {
     assert.deepEqual(report.clusters.map((c) => c.nodes.length), [3, 3, 5, 3]);
   });
 
-  it('the first tick takes one run lease and one claim per cluster; the end of the run saves what changed, releases the claims, then the lease', async () => {
+  it('the first tick reads the claims in one batch, takes one run lease and one claim per cluster; the end of the run saves what changed and deletes only the run lease (the claims stay)', async () => {
     const fw = world(three());
     await runFor(fw, 6_000);
+    const first = fw.commands('BatchGetItem')[0] as BatchGetItemCommandInput;
+    assert.deepEqual(
+      first.RequestItems![CONTROL_TABLE]!.Keys!.map((k) => `${k['pk']!.S}/${k['sk']!.S}`),
+      ['cluster#alpha/lease#controller', 'cluster#beta/lease#controller', 'cluster#gamma/lease#controller'],
+    );
+    assert.equal(first.RequestItems![CONTROL_TABLE]!.ConsistentRead, true);
     const puts = (fw.commands('PutItem') as PutItemCommandInput[]).map((p) => `${p.Item!['pk']!.S}/${p.Item!['sk']!.S}`);
     assert.equal(puts[0], 'run#controller:run-1/lease#run');
     assert.deepEqual(puts.filter((k) => k.endsWith('/lease#controller')).sort(), ['cluster#alpha/lease#controller', 'cluster#beta/lease#controller', 'cluster#gamma/lease#controller']);
     const deletes = fw.log.filter((e) => e.command === 'DeleteItem').map((e) => (e.input as { Key: Record<string, { S: string }> }).Key);
-    assert.equal(deletes.length, 4);
-    assert.deepEqual(deletes.at(-1), { pk: { S: 'run#controller:run-1' }, sk: { S: 'lease#run' } });
+    assert.deepEqual(deletes, [{ pk: { S: 'run#controller:run-1' }, sk: { S: 'lease#run' } }]);
+    assert.equal(fw.item(CONTROL_TABLE, { pk: { S: 'cluster#alpha' }, sk: { S: 'lease#controller' } })?.['owner']?.S, 'controller:run-1', 'the claim is kept');
+  });
+
+  it('a claim read that fails costs nothing but the shortcut: the conditional puts take the claims as before', async () => {
+    const fw = world(three());
+    fw.deniedTable = CONTROL_TABLE;
+    fw.faultClaimReads = true;
+    const report = await runFor(fw, 1_000);
+    const claimReads = (fw.commands('BatchGetItem') as BatchGetItemCommandInput[]).length - tickBatches(fw).length;
+    assert.equal(claimReads, 1, 'the claims were asked for, and refused');
+    const claimPuts = (fw.commands('PutItem') as PutItemCommandInput[]).filter((p) => p.Item!['sk']!.S === 'lease#controller');
+    assert.equal(claimPuts.length, 3);
+    // The tick's own batch is refused too (the same table): it fails, and acts on nothing.
+    for (const c of report.clusters) assert.match(c.error ?? '', /AccessDenied/, c.name);
+  });
+
+  it('the next run takes the kept claims over by naming the run that is over, at its first put: two writes per cluster and run (claim, state)', async () => {
+    const fw = world(three());
+    await runFor(fw, 6_000, 'run-1');
+    const before = fw.log.length;
+    await runFor(fw, 30_000, 'run-2');
+    const log = fw.log.slice(before);
+    // The predecessor's run lease is read once (gone: its run is over), whatever the number of clusters it held.
+    const runLeaseReads = log.filter((e) => e.command === 'GetItem' && (e.input as { Key: Record<string, { S: string }> }).Key['pk']!.S === 'run#controller:run-1');
+    assert.equal(runLeaseReads.length, 1);
+    const claimPuts = log.filter((e) => e.command === 'PutItem' && (e.input as PutItemCommandInput).Item!['sk']!.S === 'lease#controller').map((e) => e.input as PutItemCommandInput);
+    assert.equal(claimPuts.length, 3, 'one put per cluster: none refused and asked again');
+    for (const p of claimPuts) {
+      assert.match(p.ConditionExpression ?? '', / OR #owner = :from$/);
+      assert.deepEqual(p.ExpressionAttributeValues?.[':from'], { S: 'controller:run-1' });
+    }
+    const perCluster = log.filter((e) => ['PutItem', 'UpdateItem', 'DeleteItem'].includes(e.command)).map((e) => {
+      const input = e.input as { Item?: Record<string, { S?: string }>; Key?: Record<string, { S?: string }> };
+      return `${e.command} ${(input.Item ?? input.Key)!['sk']!.S!.replace(/#.*$/, '#')}`;
+    });
+    const count = (w: string) => perCluster.filter((x) => x === w).length;
+    assert.deepEqual(
+      { claims: count('PutItem lease#'), states: count('PutItem state'), observations: count('PutItem obs#'), claimDeletes: log.filter((e) => e.command === 'DeleteItem' && (e.input as { Key: Record<string, { S: string }> }).Key['sk']!.S === 'lease#controller').length },
+      { claims: 3 + 1, states: 3, observations: 0, claimDeletes: 0 },
+      perCluster.join(', '),
+    );
   });
 
   it('a state item is written only when what the next run decides from changed: none on unchanged ticks, one at the end of the run', async () => {
@@ -151,7 +202,7 @@ describe('controller calls per tick (issue #9)', () => {
     fw.unprocessedRounds = 2;
     const report = await runFor(fw, 1_000);
     assert.equal(report.ticks, 1);
-    const batches = fw.commands('BatchGetItem') as BatchGetItemCommandInput[];
+    const batches = tickBatches(fw);
     assert.equal(batches.length, 3);
     // The retries ask for exactly what was left: the last key of each table.
     assert.deepEqual(Object.keys(batches[1]!.RequestItems!).sort(), [CONTROL_TABLE, 'vault-data-alpha', 'vault-data-beta', 'vault-data-gamma'].sort());
@@ -164,7 +215,7 @@ describe('controller calls per tick (issue #9)', () => {
     fw.unprocessedRounds = 10;
     const report = await runFor(fw, 1_000);
     assert.equal(report.clusters.length, 3);
-    assert.equal((fw.commands('BatchGetItem') as unknown[]).length, 4);
+    assert.equal(tickBatches(fw).length, 4);
     for (const c of report.clusters) assert.equal(c.lock.state, 'UNREADABLE', c.name);
   });
 
@@ -172,7 +223,7 @@ describe('controller calls per tick (issue #9)', () => {
     const fw = world(three());
     fw.deniedTable = 'vault-data-beta';
     const report = await runFor(fw, 1_000);
-    const batches = fw.commands('BatchGetItem') as BatchGetItemCommandInput[];
+    const batches = tickBatches(fw);
     // The whole batch, then one per table (control table and three lock tables).
     assert.equal(batches.length, 5);
     assert.deepEqual(batches.slice(1).map((b) => Object.keys(b.RequestItems!)).flat().sort(), [CONTROL_TABLE, 'vault-data-alpha', 'vault-data-beta', 'vault-data-gamma'].sort());

@@ -77,6 +77,8 @@ export class FakeWorld {
   unprocessedRounds = 0;
   /** A table whose reads are denied (AccessDeniedException), alone or in a batch. */
   deniedTable: string | undefined;
+  /** Whether the two faults above also hit a run's read of its claims (a batch of lease#controller keys only). Default: no. */
+  faultClaimReads = false;
 
   constructor(readonly config: Config, readonly clusters: FakeCluster[]) {
     clusters.forEach((c) => this.active.set(c.name, 0));
@@ -131,7 +133,9 @@ export class FakeWorld {
     });
     this.ddb.on(BatchGetItemCommand).callsFake((input: BatchGetItemCommandInput) => {
       record('BatchGetItem')(input);
-      if (this.deniedTable !== undefined && Object.hasOwn(input.RequestItems ?? {}, this.deniedTable)) {
+      const claimsOnly = Object.values(input.RequestItems ?? {}).every((r) => (r.Keys ?? []).every((k) => k['sk']?.S === 'lease#controller'));
+      const faulty = !claimsOnly || this.faultClaimReads;
+      if (faulty && this.deniedTable !== undefined && Object.hasOwn(input.RequestItems ?? {}, this.deniedTable)) {
         throw Object.assign(new Error(`User is not authorized to perform: dynamodb:BatchGetItem on resource: ${this.deniedTable}`), {
           name: 'AccessDeniedException',
           $fault: 'client',
@@ -140,7 +144,7 @@ export class FakeWorld {
       }
       const Responses: Record<string, Item[]> = {};
       const UnprocessedKeys: NonNullable<BatchGetItemCommandInput['RequestItems']> = {};
-      const leaveSome = this.unprocessedRounds > 0;
+      const leaveSome = faulty && this.unprocessedRounds > 0;
       if (leaveSome) this.unprocessedRounds -= 1;
       for (const [table, req] of Object.entries(input.RequestItems ?? {})) {
         const keys = req.Keys ?? [];
@@ -165,7 +169,7 @@ export class FakeWorld {
   }
 
   /** The lock item of a cluster: held by its active node's Vault, renewed up to now. */
-  private item(table: string, key: Item): Item | undefined {
+  item(table: string, key: Item): Item | undefined {
     const c = this.clusters.find((x) => lockTableOf(x.name) === table);
     if (c) {
       return {
