@@ -22,11 +22,12 @@ import {
   type LeaseRecord,
   type RunLease,
 } from '../adapters/control-table.js';
-import { discoverFleet } from '../adapters/ec2-fleet.js';
+import { discoverFleet, discoverMembers } from '../adapters/ec2-fleet.js';
 import { HandoverRequestedError, LeaseBusyError } from '../adapters/errors.js';
 import { readClaims, readTickItems, type TickReads } from '../adapters/tick-reads.js';
 import { leaseCoversTick, leaseRenewalDue } from '../core/bookkeeping.js';
 import { nextTick } from '../core/tick-schedule.js';
+import { fleetCacheUsable } from '../core/fleet-cache.js';
 import type { Member, VerdictKind } from '../core/types.js';
 import { jsonLogger, type Logger } from './lib/logger.js';
 import {
@@ -167,6 +168,8 @@ export async function runController(
   let renewing: Promise<void> | undefined;
   let stopped: { why: 'handover'; successor: string } | { why: 'lost'; reason: string } | undefined;
   const lastReports = new Map<string, ClusterReport>();
+  /** The members last read from EC2, and when (core/fleet-cache.ts says when a tick may use them). */
+  let fleetCache: { readAtMs: number; members: Map<string, Member[]> } | undefined;
   /** Since when each cluster has been not healthy (for the fast-tick window). */
   let unhealthySinceMs: Record<string, number> = {};
   let ticks = 0;
@@ -202,7 +205,16 @@ export async function runController(
   /** One tick of every cluster the run holds: one fleet read, one batch of items, then each cluster. */
   async function tickAll(acting: ClusterConfig[]): Promise<ClusterReport[]> {
     const started = deps.now();
-    const fleet = discoverFleet(deps.ec2, acting);
+    const cache = fleetCache;
+    const cached =
+      cache !== undefined &&
+      fleetCacheUsable({
+        readAtMs: cache.readAtMs,
+        nowMs: started,
+        intervalMs: t.intervalMs,
+        clusters: acting.map((c) => ({ cached: cache.members.has(c.name), previous: lastReports.get(c.name) })),
+      });
+    const fleet: Promise<Map<string, Member[] | Error>> = cached ? Promise.resolve(new Map(cache.members)) : readFleet(acting, started);
     const needState = acting.filter((c) => !states.has(c.name)).map((c) => c.name);
     // Beside the fleet read: the run lease says whether to go on before any probe
     // or load-balancer call, and the lock items are read a fleet read before the probes.
@@ -236,7 +248,15 @@ export async function runController(
                 return runStateOf(s);
               });
           const clusterReads = reads.then((r) => ({ lock: r.lock.get(cluster.name)!, pause: r.pause.get(cluster.name), readAtMs }));
-          const { report, state: next } = await reconcileTick(deps, config, cluster, { members, reads: clusterReads, state });
+          const previous = lastReports.get(cluster.name);
+          const { report, state: next, changedOnCachedMembers } = await reconcileTick(deps, config, cluster, {
+            members,
+            reads: clusterReads,
+            state,
+            ...(cached && previous ? { cachedMembers: { previous, refresh: () => discoverMembers(deps.ec2, cluster) } } : {}),
+          });
+          // The nodes moved: the next tick reads every cluster's members afresh.
+          if (changedOnCachedMembers) fleetCache = undefined;
           states.set(cluster.name, next);
           return report;
         } catch (err) {
@@ -246,6 +266,22 @@ export async function runController(
       }),
     );
     return reports;
+  }
+
+  /** One DescribeInstances walk for the clusters; what it read becomes the cache when every cluster was read. */
+  function readFleet(acting: ClusterConfig[], atMs: number): Promise<Map<string, Member[] | Error>> {
+    const read = discoverFleet(deps.ec2, acting);
+    read.then(
+      (f) => {
+        const members = new Map<string, Member[]>();
+        for (const [name, m] of f) if (!(m instanceof Error)) members.set(name, m);
+        fleetCache = members.size === f.size ? { readAtMs: atMs, members } : undefined;
+      },
+      () => {
+        fleetCache = undefined;
+      },
+    );
+    return read;
   }
 
   /**

@@ -23,6 +23,7 @@ import type {
   VerdictKind,
 } from '../../core/types.js';
 import { assessSnapshot } from '../../core/snapshot.js';
+import { membersToProbe, observationChanged, type PreviousTick } from '../../core/fleet-cache.js';
 import { planRegistrations } from '../../core/plan.js';
 import { rememberTick, tickMemoryOf, updateFailureCounts } from '../../core/history.js';
 import { describeStatusChecks } from '../../adapters/ec2-fleet.js';
@@ -143,6 +144,12 @@ export interface TickInputs {
   reads: Promise<{ lock: LockItemRead; pause: PauseRecord | undefined | Error; readAtMs?: number }>;
   /** Its state: carried from the previous tick, or loaded by the run's first batch. */
   state: Promise<ClusterRunState>;
+  /**
+   * Set when `members` were read by an earlier, quiet tick (core/fleet-cache.ts):
+   * if the nodes answer differently from `previous`, the members are read again
+   * with `refresh` after the probes and the tick decides on those.
+   */
+  cachedMembers?: { previous: PreviousTick; refresh: () => Promise<Member[]> };
 }
 
 export async function reconcileTick(
@@ -150,18 +157,37 @@ export async function reconcileTick(
   config: Config,
   cluster: ClusterConfig,
   inputs: TickInputs,
-): Promise<{ report: ClusterReport; state: ClusterRunState }> {
+): Promise<{ report: ClusterReport; state: ClusterRunState; changedOnCachedMembers?: boolean }> {
   const started = deps.now();
 
   // --- snapshot: read the world once (members, targets, probes, lock, and the pause) ---
   const lb = loadBalancerPort(cluster, deps);
   const membersRead = inputs.members;
-  const [members, targets] = await Promise.all([
+  const [members0, targets] = await Promise.all([
     membersRead,
     lb.describe(membersRead), // members map `ip` targets back to instances
   ]);
   // The lock was read in the tick's batch, a fleet read before the probes (it used to be read beside them).
-  const [probes, reads, state] = await Promise.all([deps.probe(members, cluster), inputs.reads, inputs.state]);
+  const [probes0, reads, state] = await Promise.all([deps.probe(members0, cluster), inputs.reads, inputs.state]);
+  let members = members0;
+  let probes = probes0;
+  let changedOnCachedMembers = false;
+  if (inputs.cachedMembers) {
+    // Members from an earlier quiet tick: if the nodes now answer differently, decide on members read after the change.
+    const firstLook = assessSnapshot({ cluster, members, probes, lockRead: reads.lock, history: state.history, nowMs: deps.now() });
+    if (observationChanged(inputs.cachedMembers.previous.nodes, firstLook.nodes)) {
+      changedOnCachedMembers = true;
+      try {
+        members = await inputs.cachedMembers.refresh();
+      } catch (err) {
+        // As a tick whose fleet read failed would have nothing to decide on: the members of the
+        // last quiet tick (all running, the state that proves nothing) beat no decision mid-failover.
+        deps.logger.log('warn', 'could not read the members again after a change; deciding on those of the last quiet tick', { cluster: cluster.name, error: String(err) });
+      }
+      const unprobed = membersToProbe(members0, members);
+      if (unprobed.length > 0) probes = new Map([...probes0, ...(await deps.probe(unprobed, cluster))]);
+    }
+  }
   if (reads.pause instanceof Error) throw reads.pause;
   const storedPause = reads.pause;
   const lockRead = reads.lock;
@@ -427,7 +453,7 @@ export async function reconcileTick(
     deregister,
     applied,
   });
-  return { report, state: saved };
+  return { report, state: saved, ...(changedOnCachedMembers ? { changedOnCachedMembers } : {}) };
 }
 
 /**

@@ -13,6 +13,7 @@ import type { BatchGetItemCommandInput, PutItemCommandInput, UpdateItemCommandIn
 import type { DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { RUN_LEASE_INTERVALS, runController } from '../../../functions/handlers/controller.js';
 import { OBSERVATION_HEARTBEAT_MS } from '../../../functions/core/bookkeeping.js';
+import { FLEET_CACHE_INTERVALS } from '../../../functions/core/fleet-cache.js';
 import { CONTROL_TABLE, FakeWorld, fakeConfig, type FakeCluster } from './fake-world.js';
 
 let w: FakeWorld | undefined;
@@ -42,18 +43,66 @@ async function runFor(world: FakeWorld, budgetMs: number, requestId = 'run-1') {
 }
 
 describe('controller calls per tick (issue #9)', () => {
-  it('a steady tick sends DescribeTargetHealth per cluster, one DescribeInstances and one BatchGetItem, and nothing else (no state or observation write)', async () => {
+  it('a steady tick sends DescribeTargetHealth per cluster and one BatchGetItem, DescribeInstances every FLEET_CACHE_INTERVALS ticks, and nothing else (no state or observation write)', async () => {
     const fw = world(three());
     const report = await runFor(fw, 60_000);
     assert.ok(report.ticks >= 10, `ticks: ${report.ticks}`);
     assert.deepEqual(report.clusters.map((c) => c.verdict.kind), ['healthy', 'healthy', 'healthy']);
     const ticks = fw.countsByTick();
     // Ticks 2..n-1 (the first takes the claims, the last also ends the run).
+    const withFleetRead: number[] = [];
     for (const [i, counts] of ticks.slice(1, -1).entries()) {
-      const { UpdateItem = 0, ...rest } = counts;
-      assert.deepEqual(rest, { DescribeInstances: 1, DescribeTargetHealth: 3, BatchGetItem: 1 }, `tick ${i + 2}: ${JSON.stringify(counts)}`);
-      assert.ok(UpdateItem <= 1);
+      const { UpdateItem = 0, DescribeInstances = 0, ...rest } = counts;
+      assert.deepEqual(rest, { DescribeTargetHealth: 3, BatchGetItem: 1 }, `tick ${i + 2}: ${JSON.stringify(counts)}`);
+      assert.ok(UpdateItem <= 1 && DescribeInstances <= 1);
+      if (DescribeInstances === 1) withFleetRead.push(i + 2);
     }
+    // Tick 1 read the members; every FLEET_CACHE_INTERVALS-th tick after it reads them again.
+    const expected = ticks.slice(1, -1).map((_, i) => i + 2).filter((n) => (n - 1) % FLEET_CACHE_INTERVALS === 0);
+    assert.deepEqual(withFleetRead, expected);
+  });
+
+  it('a change seen on cached members: that tick reads the members again after the probes and decides on what EC2 says now', async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }]);
+    const deps = fw.deps();
+    let ticks = 0;
+    const probe = deps.probe;
+    deps.probe = async (members, cluster) => {
+      ticks += 1;
+      // Tick 3 runs on the members tick 1 read: the standby …01 has just been stopped.
+      if (ticks === 3) fw.stopped.add(`i-${'1'.padStart(17, '0')}`);
+      return probe(members, cluster);
+    };
+    await runController(fw.config, deps, fw.context('run-1', 30_000), { sleep: fw.sleep });
+    const third = fw.countsByTick()[2]!;
+    assert.equal(third['DescribeInstances'], 1, `tick 3 read the members after its probes: ${JSON.stringify(third)}`);
+    const fourth = fw.countsByTick()[3]!;
+    assert.equal(fourth['DescribeInstances'], 1, 'the tick after a change reads them again (it was not quiet)');
+    // The decision of tick 3 saw the instance stopped, not the cached "running" (its observation, written on the change, says so).
+    const thirdAt = [...new Set(fw.log.map((e) => e.atMs))][2]!;
+    const obs = (fw.commands('PutItem') as PutItemCommandInput[]).find((p) => p.Item!['sk']!.S!.startsWith('obs#') && Number(p.Item!['atMs']!.N) === thirdAt);
+    assert.ok(obs, 'an observation in tick 3');
+    const nodes = (JSON.parse(obs.Item!['observation']!.S!) as { nodes: Array<{ instanceId: string; instanceState: string }> }).nodes;
+    assert.equal(nodes.find((n) => n.instanceId === `i-${'1'.padStart(17, '0')}`)?.instanceState, 'stopped', JSON.stringify(nodes));
+  });
+
+  it('a new instance, which no probe reveals, is found within FLEET_CACHE_INTERVALS ticks and probed', async () => {
+    const clusters = [{ name: 'alpha', nodes: 3 }];
+    const fw = world(clusters);
+    const deps = fw.deps();
+    let ticks = 0;
+    const probedAt = new Map<string, number>();
+    const probe = deps.probe;
+    deps.probe = async (members, cluster) => {
+      ticks += 1;
+      if (ticks === 2) clusters[0]!.nodes = 4;
+      for (const m of members) if (!probedAt.has(m.instanceId)) probedAt.set(m.instanceId, ticks);
+      return probe(members, cluster);
+    };
+    const report = await runController(fw.config, deps, fw.context('run-1', 60_000), { sleep: fw.sleep });
+    assert.equal(report.clusters[0]!.nodes.length, 4);
+    const first = probedAt.get(`i-${'3'.padStart(17, '0')}`);
+    assert.ok(first !== undefined && first >= 2 && first <= 1 + FLEET_CACHE_INTERVALS, `first probed at tick ${first}`);
   });
 
   it('the run lease is renewed only when its expiry needs it: one UpdateItem every few ticks, for all clusters together', async () => {

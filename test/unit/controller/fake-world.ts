@@ -77,6 +77,8 @@ export class FakeWorld {
   unprocessedRounds = 0;
   /** A table whose reads are denied (AccessDeniedException), alone or in a batch. */
   deniedTable: string | undefined;
+  /** Instances EC2 reports stopped (their Vault refuses connections). */
+  readonly stopped = new Set<string>();
   /** Whether the two faults above also hit a run's read of its claims (a batch of lease#controller keys only). Default: no. */
   faultClaimReads = false;
 
@@ -192,7 +194,7 @@ export class FakeWorld {
       for (let n = 0; n < c.nodes; n++) {
         out.push({
           InstanceId: idOf(ci, n),
-          State: { Name: 'running', Code: 16 },
+          State: this.stopped.has(idOf(ci, n)) ? { Name: 'stopped', Code: 80 } : { Name: 'running', Code: 16 },
           PrivateIpAddress: ipOf(ci, n),
           Placement: { AvailabilityZone: 'us-east-1a' },
           Tags: [{ Key: tagKey, Value: c.name }],
@@ -207,6 +209,11 @@ export class FakeWorld {
     const activeAddr = `https://${ipOf(ci, this.active.get(cluster.name)!)}:8200`;
     const out = new Map<string, ProbeResult>();
     for (const m of members) {
+      if (this.stopped.has(m.instanceId)) {
+        const refused = { ok: false as const, reason: 'refused' as const, detail: 'connect ECONNREFUSED', latencyMs: 1 };
+        out.set(m.instanceId, { address: m.address!, health: refused, leader: refused });
+        continue;
+      }
       const isActive = m.address === activeAddr;
       out.set(m.instanceId, {
         address: m.address!,
