@@ -1,8 +1,9 @@
 /**
  * The controller tick's DynamoDB reads in one BatchGetItem (issue #9 "Fewer
- * calls"): every cluster's Vault lock item (one per lock table), every
- * cluster's pause item, the run's own lease and, on a run's first tick, the
- * clusters' state items. Decides nothing.
+ * calls"): every cluster's Vault lock item (one per lock table), the pause
+ * index (one item for every cluster), the run's own lease and, on a run's
+ * first tick, the clusters' state items and pause items of the earlier
+ * layout (pause.ts). Decides nothing.
  *
  * BatchGetItem (Amazon DynamoDB API Reference, "BatchGetItem"): at most 100
  * keys per request, across tables; strongly consistent when `ConsistentRead`
@@ -20,7 +21,7 @@ import type { LockItemRead } from '../core/types.js';
 import { LEASE_SCOPES, decodeLease, decodeRunLease, decodeStateItem, leaseKey, runLeaseKey, stateKey, type ClusterState, type LeaseRecord, type RunLease } from './control-table.js';
 import { AwsTransientError, toAdapterError } from './errors.js';
 import { LOCK_KEY, decodeLockItem, lockReadError } from './lock-reader.js';
-import { decodePause, pauseKey } from './pause.js';
+import { PAUSE_INDEX_KEY, decodePause, decodePauseIndex, legacyPauseKey } from './pause.js';
 
 /** DynamoDB's limit of keys in one BatchGetItem. */
 export const BATCH_GET_MAX_KEYS = 100;
@@ -133,6 +134,8 @@ export interface TickReads {
   lock: Map<string, LockItemRead>;
   /** Per cluster: the stored pause (undefined: none), or why it could not be read. */
   pause: Map<string, PauseRecord | undefined | Error>;
+  /** Per cluster of `stateOf`: a pause item of the earlier layout (undefined: none), or why it could not be read. */
+  legacyPause: Map<string, PauseRecord | undefined | Error>;
   /** Per requested cluster: its stored state, or why it could not be read. */
   state: Map<string, ClusterState | Error>;
   /** The run's lease as stored (undefined: gone), or why it could not be read. */
@@ -143,9 +146,9 @@ export async function readTickItems(ddb: DynamoDBClient, req: TickReadRequest, o
   const wanted: WantedItem[] = [];
   for (const c of req.clusters) {
     if (c.haLock.type === 'dynamodb') wanted.push({ table: c.haLock.table, key: LOCK_KEY });
-    wanted.push({ table: req.controlTable, key: pauseKey(c.name) });
   }
-  for (const name of req.stateOf ?? []) wanted.push({ table: req.controlTable, key: stateKey(name) });
+  if (req.clusters.length > 0) wanted.push({ table: req.controlTable, key: PAUSE_INDEX_KEY });
+  for (const name of req.stateOf ?? []) wanted.push({ table: req.controlTable, key: stateKey(name) }, { table: req.controlTable, key: legacyPauseKey(name) });
   if (req.runOwner !== undefined) wanted.push({ table: req.controlTable, key: runLeaseKey(req.runOwner) });
 
   const got = await batchGetItems(ddb, wanted, opts);
@@ -160,7 +163,8 @@ export async function readTickItems(ddb: DynamoDBClient, req: TickReadRequest, o
     }
   };
 
-  const out: TickReads = { lock: new Map(), pause: new Map(), state: new Map() };
+  const out: TickReads = { lock: new Map(), pause: new Map(), legacyPause: new Map(), state: new Map() };
+  const index = read(req.controlTable, PAUSE_INDEX_KEY, (item) => (item ? decodePauseIndex(item, req.controlTable) : new Map<string, PauseRecord | Error>()));
   for (const c of req.clusters) {
     const haLock = c.haLock;
     if (haLock.type === 'dynamodb') {
@@ -169,9 +173,12 @@ export async function readTickItems(ddb: DynamoDBClient, req: TickReadRequest, o
     } else {
       out.lock.set(c.name, { type: haLock.type });
     }
-    out.pause.set(c.name, read(req.controlTable, pauseKey(c.name), (item) => (item ? decodePause(item, req.controlTable) : undefined)));
+    out.pause.set(c.name, index instanceof Error ? index : index.get(c.name));
   }
-  for (const name of req.stateOf ?? []) out.state.set(name, read(req.controlTable, stateKey(name), (item) => decodeStateItem(item, req.controlTable, name)));
+  for (const name of req.stateOf ?? []) {
+    out.state.set(name, read(req.controlTable, stateKey(name), (item) => decodeStateItem(item, req.controlTable, name)));
+    out.legacyPause.set(name, read(req.controlTable, legacyPauseKey(name), (item) => (item ? decodePause(item, req.controlTable) : undefined)));
+  }
   if (req.runOwner !== undefined) {
     out.run = read(req.controlTable, runLeaseKey(req.runOwner), (item) => (item ? decodeRunLease(item, req.controlTable) : undefined));
   }

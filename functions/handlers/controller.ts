@@ -29,6 +29,7 @@ import { leaseCoversTick, leaseRenewalDue } from '../core/bookkeeping.js';
 import { nextTick } from '../core/tick-schedule.js';
 import { fleetCacheUsable } from '../core/fleet-cache.js';
 import type { Member, VerdictKind } from '../core/types.js';
+import type { PauseRecord } from '../core/pause.js';
 import { jsonLogger, type Logger } from './lib/logger.js';
 import {
   defaultProbe,
@@ -168,6 +169,8 @@ export async function runController(
   let renewing: Promise<void> | undefined;
   let stopped: { why: 'handover'; successor: string } | { why: 'lost'; reason: string } | undefined;
   const lastReports = new Map<string, ClusterReport>();
+  /** Pauses of the earlier layout, read on each cluster's first tick of the run (adapters/pause.ts). */
+  const legacyPauses = new Map<string, PauseRecord | undefined | Error>();
   /** The members last read from EC2, and when (core/fleet-cache.ts says when a tick may use them). */
   let fleetCache: { readAtMs: number; members: Map<string, Member[]> } | undefined;
   /** Since when each cluster has been not healthy (for the fast-tick window). */
@@ -247,7 +250,13 @@ export async function runController(
                 if (s === undefined || s instanceof Error) throw s ?? new Error(`no state read for ${cluster.name}`);
                 return runStateOf(s);
               });
-          const clusterReads = reads.then((r) => ({ lock: r.lock.get(cluster.name)!, pause: r.pause.get(cluster.name), readAtMs }));
+          const clusterReads = reads.then((r) => {
+            // A pause item of the earlier layout (an older CLI wrote it) is read on the cluster's
+            // first tick of the run and honoured for the run; the index is read every tick.
+            if (r.legacyPause.has(cluster.name)) legacyPauses.set(cluster.name, r.legacyPause.get(cluster.name));
+            const indexed = r.pause.get(cluster.name);
+            return { lock: r.lock.get(cluster.name)!, pause: indexed ?? legacyPauses.get(cluster.name), readAtMs };
+          });
           const previous = lastReports.get(cluster.name);
           const { report, state: next, changedOnCachedMembers } = await reconcileTick(deps, config, cluster, {
             members,

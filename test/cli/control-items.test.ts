@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { clearPause, readPause, writePause, PAUSE_SK } from '../../functions/adapters/pause.js';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { clearPause, readPause, writePause, PAUSE_INDEX_KEY, PAUSE_SK, PAUSE_TTL_GRACE_SECONDS } from '../../functions/adapters/pause.js';
 import {
   listObservations,
   listOperatorEvents,
@@ -33,21 +33,37 @@ afterAll(async () => {
 });
 
 describe('pause items', () => {
-  it('a written pause reads back as written, with a TTL in seconds after its end', async () => {
-    const cluster = fresh();
-    const p = { cluster, pausedBy: 'arn:aws:sts::111122223333:assumed-role/ops/alice', pausedAtMs: T0, untilMs: T0 + 3_600_000, reason: 'kernel upgrade' };
+  const index = async () => (await db.client.send(new GetItemCommand({ TableName: TABLE, Key: PAUSE_INDEX_KEY, ConsistentRead: true }))).Item;
+
+  it('a written pause reads back as written, from one index item for every cluster (no TTL on it)', async () => {
+    const [a, b] = [fresh(), fresh()];
+    const p = { cluster: a, pausedBy: 'arn:aws:sts::111122223333:assumed-role/ops/alice', pausedAtMs: T0, untilMs: T0 + 3_600_000, reason: 'kernel upgrade' };
     await writePause(db.client, TABLE, p);
-    assert.deepEqual(await readPause(db.client, TABLE, cluster), p);
-    const item = (await db.client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `cluster#${cluster}` }, sk: { S: PAUSE_SK } } }))).Item;
-    const ttl = Number(item?.['expiresAt']?.N);
-    assert.ok(ttl > (T0 + 3_600_000) / 1000 && ttl < (T0 + 3_600_000) / 1000 + 30 * 86_400, `TTL ${ttl} is Unix seconds after the end`);
+    await writePause(db.client, TABLE, { cluster: b, pausedBy: 'bob', pausedAtMs: T0, untilMs: T0 + 60_000 });
+    assert.deepEqual(await readPause(db.client, TABLE, a), p);
+    assert.equal((await readPause(db.client, TABLE, b))?.pausedBy, 'bob');
+    const item = await index();
+    assert.deepEqual(Object.keys(item?.['clusters']?.M ?? {}).filter((k) => k === a || k === b).sort(), [a, b].sort());
+    assert.equal(item?.['expiresAt'], undefined, 'a TTL would delete every pause with it');
+    assert.equal((await db.client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `cluster#${a}` }, sk: { S: PAUSE_SK } } }))).Item, undefined, 'no item per cluster');
   });
 
-  it('a second pause replaces the first (one item per cluster)', async () => {
+  it('a second pause replaces the first (one entry per cluster)', async () => {
     const cluster = fresh();
     await writePause(db.client, TABLE, { cluster, pausedBy: 'alice', pausedAtMs: T0, untilMs: T0 + 1000 });
     await writePause(db.client, TABLE, { cluster, pausedBy: 'bob', pausedAtMs: T0 + 10, untilMs: T0 + 2000 });
     assert.equal((await readPause(db.client, TABLE, cluster))?.pausedBy, 'bob');
+  });
+
+  it(`a write drops the entries expired more than ${PAUSE_TTL_GRACE_SECONDS / 86_400} days ago, so the index stays the size of the pauses in force`, async () => {
+    const [old, recent, now] = [fresh(), fresh(), fresh()];
+    const day = 86_400_000;
+    await writePause(db.client, TABLE, { cluster: old, pausedBy: 'alice', pausedAtMs: T0 - 10 * day, untilMs: T0 - 9 * day });
+    await writePause(db.client, TABLE, { cluster: recent, pausedBy: 'alice', pausedAtMs: T0 - 2 * day, untilMs: T0 - day });
+    await writePause(db.client, TABLE, { cluster: now, pausedBy: 'bob', pausedAtMs: T0, untilMs: T0 + day });
+    const names = Object.keys((await index())?.['clusters']?.M ?? {});
+    assert.ok(!names.includes(old), 'expired 9 days ago: dropped');
+    assert.ok(names.includes(recent) && names.includes(now), 'expired yesterday: still readable (who paused last)');
   });
 
   it('clearPause answers what was stored and leaves nothing; clearing again answers undefined', async () => {
@@ -58,14 +74,34 @@ describe('pause items', () => {
     assert.equal(await clearPause(db.client, TABLE, cluster), undefined);
   });
 
-  it('a hand-edited pause item without its fields is ControlItemCorruptError, not a silent "not paused"', async () => {
+  it('a pause item of the earlier layout (one item per cluster, an older CLI) is read, and cleared by resume', async () => {
+    const cluster = fresh();
+    await db.client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { pk: { S: `cluster#${cluster}` }, sk: { S: PAUSE_SK }, cluster: { S: cluster }, pausedBy: { S: 'carol' }, pausedAtMs: { N: String(T0) }, untilMs: { N: String(T0 + 1000) } },
+      }),
+    );
+    assert.equal((await readPause(db.client, TABLE, cluster))?.pausedBy, 'carol');
+    assert.equal((await clearPause(db.client, TABLE, cluster))?.pausedBy, 'carol');
+    assert.equal(await readPause(db.client, TABLE, cluster), undefined);
+  });
+
+  it('a hand-edited pause without its fields is ControlItemCorruptError, not a silent "not paused" (either layout)', async () => {
     const cluster = fresh();
     await db.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `cluster#${cluster}` }, sk: { S: PAUSE_SK }, pausedBy: { S: 'x' } } }));
     await assert.rejects(readPause(db.client, TABLE, cluster), ControlItemCorruptError);
+    const other = fresh();
+    await writePause(db.client, TABLE, { cluster: other, pausedBy: 'alice', pausedAtMs: T0, untilMs: T0 + 1000 });
+    await db.client.send(
+      new UpdateItemCommand({ TableName: TABLE, Key: PAUSE_INDEX_KEY, UpdateExpression: 'SET #c.#n = :v', ExpressionAttributeNames: { '#c': 'clusters', '#n': other }, ExpressionAttributeValues: { ':v': { M: { pausedBy: { S: 'x' } } } } }),
+    );
+    await assert.rejects(readPause(db.client, TABLE, other), ControlItemCorruptError);
   });
 
   it('a missing table is TableNotFoundError (the CLI turns it into exit 3 with the --stage hint)', async () => {
     await assert.rejects(readPause(db.client, 'vault-ha-control', 'x'), TableNotFoundError);
+    await assert.rejects(writePause(db.client, 'vault-ha-control', { cluster: 'x', pausedBy: 'a', pausedAtMs: T0, untilMs: T0 + 1 }), TableNotFoundError);
   });
 });
 

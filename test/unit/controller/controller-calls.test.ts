@@ -9,7 +9,8 @@
  */
 import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
-import type { BatchGetItemCommandInput, PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, type BatchGetItemCommandInput, type PutItemCommandInput, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { PAUSE_INDEX_KEY } from '../../../functions/adapters/pause.js';
 import type { DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { RUN_LEASE_INTERVALS, runController } from '../../../functions/handlers/controller.js';
 import { OBSERVATION_HEARTBEAT_MS } from '../../../functions/core/bookkeeping.js';
@@ -117,7 +118,7 @@ describe('controller calls per tick (issue #9)', () => {
     }
   });
 
-  it('one BatchGetItem reads every lock table, every pause item and the run lease, consistently', async () => {
+  it('one BatchGetItem reads every lock table, the pause index (one key for every cluster) and the run lease, consistently', async () => {
     const fw = world(three());
     await runFor(fw, 12_000);
     const batches = tickBatches(fw);
@@ -129,13 +130,12 @@ describe('controller calls per tick (issue #9)', () => {
     assert.equal(items[CONTROL_TABLE]!.ConsistentRead, true);
     assert.deepEqual(
       items[CONTROL_TABLE]!.Keys!.map((k) => `${k['pk']!.S}/${k['sk']!.S}`),
-      ['cluster#alpha/pause', 'cluster#beta/pause', 'cluster#gamma/pause', 'run#controller:run-1/lease#run'],
+      ['pauses/index', 'run#controller:run-1/lease#run'],
     );
-    // The first tick's batch also loads each cluster's state.
-    assert.deepEqual(
-      batches[0]!.RequestItems![CONTROL_TABLE]!.Keys!.map((k) => k['sk']!.S).filter((sk) => sk === 'state').length,
-      3,
-    );
+    // The first tick's batch also loads each cluster's state, and its pause item of the earlier layout.
+    const firstKeys = batches[0]!.RequestItems![CONTROL_TABLE]!.Keys!.map((k) => k['sk']!.S);
+    assert.equal(firstKeys.filter((sk) => sk === 'state').length, 3);
+    assert.equal(firstKeys.filter((sk) => sk === 'pause').length, 3);
   });
 
   it('clusters sharing a tag key are read with one DescribeInstances filter holding all their tag values; another key gets its own', async () => {
@@ -244,6 +244,43 @@ describe('controller calls per tick (issue #9)', () => {
     const obs = fw.log.filter((e) => e.command === 'PutItem' && (e.input as PutItemCommandInput).Item!['sk']!.S!.startsWith('obs#')).map((e) => e.atMs);
     assert.equal(obs.length, 3, JSON.stringify(obs));
     assert.ok(obs[1]! - obs[0]! >= OBSERVATION_HEARTBEAT_MS && obs[1]! - obs[0]! < OBSERVATION_HEARTBEAT_MS + 6_000);
+  });
+
+  it('a pause in the index, written mid-run, is honoured from the next tick; a pause item of the earlier layout from the run that starts after it', async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }, { name: 'beta', nodes: 3 }]);
+    const ddb = new DynamoDBClient({});
+    // beta: an older CLI's item, there before the run.
+    await ddb.send(
+      new PutItemCommand({
+        TableName: CONTROL_TABLE,
+        Item: { pk: { S: 'cluster#beta' }, sk: { S: 'pause' }, cluster: { S: 'beta' }, pausedBy: { S: 'carol' }, pausedAtMs: { N: '0' }, untilMs: { N: String(fw.nowMs + 3_600_000) } },
+      }),
+    );
+    const deps = fw.deps();
+    let ticks = 0;
+    let pausedAtTick: number | undefined;
+    const probe = deps.probe;
+    deps.probe = async (members, cluster) => {
+      if (cluster.name === 'alpha') ticks += 1;
+      if (cluster.name === 'alpha' && ticks === 3) {
+        pausedAtTick = ticks;
+        await ddb.send(
+          new PutItemCommand({
+            TableName: CONTROL_TABLE,
+            Item: { ...PAUSE_INDEX_KEY, clusters: { M: { alpha: { M: { pausedBy: { S: 'alice' }, pausedAtMs: { N: String(fw.nowMs) }, untilMs: { N: String(fw.nowMs + 3_600_000) } } } } } },
+          }),
+        );
+      }
+      return probe(members, cluster);
+    };
+    const report = await runController(fw.config, deps, fw.context('run-1', 30_000), { sleep: fw.sleep });
+    assert.equal(pausedAtTick, 3);
+    const byName = new Map(report.clusters.map((c) => [c.name, c]));
+    assert.equal(byName.get('alpha')?.paused?.by, 'alice');
+    assert.equal(byName.get('beta')?.paused?.by, 'carol');
+    // The earlier layout is read once per run (its first tick), the index every tick.
+    const legacyReads = tickBatches(fw).filter((b) => (b.RequestItems![CONTROL_TABLE]!.Keys ?? []).some((k) => k['sk']!.S === 'pause')).length;
+    assert.equal(legacyReads, 1);
   });
 
   it('keys DynamoDB leaves unprocessed are asked again (bounded), and the tick still acts on what it read', async () => {
