@@ -13,8 +13,10 @@ import { DynamoDBClient, PutItemCommand, type BatchGetItemCommandInput, type Put
 import { PAUSE_INDEX_KEY } from '../../../functions/adapters/pause.js';
 import type { DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { RUN_LEASE_INTERVALS, runController } from '../../../functions/handlers/controller.js';
+import type { ControllerDeps } from '../../../functions/handlers/lib/reconcile.js';
 import { OBSERVATION_HEARTBEAT_MS } from '../../../functions/core/bookkeeping.js';
 import { FLEET_CACHE_INTERVALS } from '../../../functions/core/fleet-cache.js';
+import type { Member } from '../../../functions/core/types.js';
 import { CONTROL_TABLE, FakeWorld, fakeConfig, type FakeCluster } from './fake-world.js';
 
 let w: FakeWorld | undefined;
@@ -37,6 +39,21 @@ const three = (): FakeCluster[] => [
 /** The ticks' batches: without the run's read of its claims (a batch of lease#controller keys only). */
 function tickBatches(fw: FakeWorld): BatchGetItemCommandInput[] {
   return (fw.commands('BatchGetItem') as BatchGetItemCommandInput[]).filter((b) => !Object.values(b.RequestItems ?? {}).every((r) => (r.Keys ?? []).every((k) => k['sk']?.S === 'lease#controller')));
+}
+
+/**
+ * The world's deps with `atTick(tick, members)` run as each tick of cluster `of`
+ * (default: every cluster, one tick per probe) begins to probe.
+ */
+function hookedDeps(fw: FakeWorld, atTick: (tick: number, members: Member[]) => void | Promise<void>, of?: string): ControllerDeps {
+  const deps = fw.deps();
+  const probe = deps.probe;
+  let ticks = 0;
+  deps.probe = async (members, cluster) => {
+    if (of === undefined || cluster.name === of) await atTick(++ticks, members);
+    return probe(members, cluster);
+  };
+  return deps;
 }
 
 async function runFor(world: FakeWorld, budgetMs: number, requestId = 'run-1') {
@@ -65,15 +82,8 @@ describe('controller calls per tick (issue #9)', () => {
 
   it('a change seen on cached members: that tick reads the members again after the probes and decides on what EC2 says now', async () => {
     const fw = world([{ name: 'alpha', nodes: 3 }]);
-    const deps = fw.deps();
-    let ticks = 0;
-    const probe = deps.probe;
-    deps.probe = async (members, cluster) => {
-      ticks += 1;
-      // Tick 3 runs on the members tick 1 read: the standby …01 has just been stopped.
-      if (ticks === 3) fw.stopped.add(`i-${'1'.padStart(17, '0')}`);
-      return probe(members, cluster);
-    };
+    // Tick 3 runs on the members tick 1 read: the standby …01 has just been stopped.
+    const deps = hookedDeps(fw, (tick) => void (tick === 3 && fw.stopped.add(`i-${'1'.padStart(17, '0')}`)));
     await runController(fw.config, deps, fw.context('run-1', 30_000), { sleep: fw.sleep });
     const third = fw.countsByTick()[2]!;
     assert.equal(third['DescribeInstances'], 1, `tick 3 read the members after its probes: ${JSON.stringify(third)}`);
@@ -90,16 +100,11 @@ describe('controller calls per tick (issue #9)', () => {
   it('a new instance, which no probe reveals, is found within FLEET_CACHE_INTERVALS ticks and probed', async () => {
     const clusters = [{ name: 'alpha', nodes: 3 }];
     const fw = world(clusters);
-    const deps = fw.deps();
-    let ticks = 0;
     const probedAt = new Map<string, number>();
-    const probe = deps.probe;
-    deps.probe = async (members, cluster) => {
-      ticks += 1;
-      if (ticks === 2) clusters[0]!.nodes = 4;
-      for (const m of members) if (!probedAt.has(m.instanceId)) probedAt.set(m.instanceId, ticks);
-      return probe(members, cluster);
-    };
+    const deps = hookedDeps(fw, (tick, members) => {
+      if (tick === 2) clusters[0]!.nodes = 4;
+      for (const m of members) if (!probedAt.has(m.instanceId)) probedAt.set(m.instanceId, tick);
+    });
     const report = await runController(fw.config, deps, fw.context('run-1', 60_000), { sleep: fw.sleep });
     assert.equal(report.clusters[0]!.nodes.length, 4);
     const first = probedAt.get(`i-${'3'.padStart(17, '0')}`);
@@ -222,14 +227,7 @@ describe('controller calls per tick (issue #9)', () => {
 
   it('a change of the active writes the state and an observation in that tick', async () => {
     const fw = world([{ name: 'alpha', nodes: 3 }]);
-    const deps = fw.deps();
-    let ticks = 0;
-    const probe = deps.probe;
-    deps.probe = async (members, cluster) => {
-      ticks += 1;
-      if (ticks === 5) fw.active.set('alpha', 1);
-      return probe(members, cluster);
-    };
+    const deps = hookedDeps(fw, (tick) => void (tick === 5 && fw.active.set('alpha', 1)));
     await runController(fw.config, deps, fw.context('run-1', 60_000), { sleep: fw.sleep });
     const writesAt = (sk: (s: string) => boolean) =>
       fw.log.filter((e) => e.command === 'PutItem' && sk((e.input as PutItemCommandInput).Item!['sk']!.S!)).map((e) => e.atMs);
@@ -256,23 +254,21 @@ describe('controller calls per tick (issue #9)', () => {
         Item: { pk: { S: 'cluster#beta' }, sk: { S: 'pause' }, cluster: { S: 'beta' }, pausedBy: { S: 'carol' }, pausedAtMs: { N: '0' }, untilMs: { N: String(fw.nowMs + 3_600_000) } },
       }),
     );
-    const deps = fw.deps();
-    let ticks = 0;
     let pausedAtTick: number | undefined;
-    const probe = deps.probe;
-    deps.probe = async (members, cluster) => {
-      if (cluster.name === 'alpha') ticks += 1;
-      if (cluster.name === 'alpha' && ticks === 3) {
-        pausedAtTick = ticks;
+    const deps = hookedDeps(
+      fw,
+      async (tick) => {
+        if (tick !== 3) return;
+        pausedAtTick = tick;
         await ddb.send(
           new PutItemCommand({
             TableName: CONTROL_TABLE,
             Item: { ...PAUSE_INDEX_KEY, clusters: { M: { alpha: { M: { pausedBy: { S: 'alice' }, pausedAtMs: { N: String(fw.nowMs) }, untilMs: { N: String(fw.nowMs + 3_600_000) } } } } } },
           }),
         );
-      }
-      return probe(members, cluster);
-    };
+      },
+      'alpha',
+    );
     const report = await runController(fw.config, deps, fw.context('run-1', 30_000), { sleep: fw.sleep });
     assert.equal(pausedAtTick, 3);
     const byName = new Map(report.clusters.map((c) => [c.name, c]));
