@@ -266,7 +266,16 @@ export interface FleetOptions {
   served?: (clusterName: string) => boolean;
   probeTimeoutMs?: number;
   probeIntervalSeconds?: number;
+  /**
+   * The clusters' HA storage: `dynamodb` (default, the deployment DESIGN is built
+   * around: one Vault lock table per cluster, its lock item held by node 0, read
+   * by every tick) or `raft` (no lock item to read).
+   */
+  ha?: 'dynamodb' | 'raft';
 }
+
+/** Vault's lock table of a cluster in the fleet. */
+export const lockTableOf = (cluster: string): string => `vault-data-${cluster}`;
 
 export const clusterName = (c: number): string => `c${String(c).padStart(4, '0')}`;
 
@@ -280,7 +289,9 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
   /** Candidate i (a served node other than node 0) hangs when it crosses the next multiple of candidates / hangCount. */
   const hangs = (i: number) => hangCount > 0 && Math.floor(((i + 1) * hangCount) / candidates) > Math.floor((i * hangCount) / candidates);
   const { LocalAws } = await import('../sandbox/aws/index.js');
-  const { startLocalDynamo, createControlTable } = await import('../sandbox/dynamodb.js');
+  const { startLocalDynamo, createControlTable, createVaultLockTable } = await import('../sandbox/dynamodb.js');
+  const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+  const ha = opts.ha ?? 'dynamodb';
   const aws = new LocalAws({ worldOptions: { region: 'eu-west-1' } });
   const ddb = await startLocalDynamo();
   const nodes: FakeNode[] = [];
@@ -317,6 +328,23 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
         urls.push(url);
         await aws.world.launchInitialInstance({ subnetId: subnet.subnetId, tags: { 'vault-cluster': name, 'vault-url': url } });
       }
+      if (ha === 'dynamodb' && served(name)) {
+        // The lock item as Vault's DynamoDB backend keeps it (Path core, Key _lock; Value, Identity bytes;
+        // Expires in Unix ns), held by node 0 for the whole run: the bench measures reading it, not elections.
+        await createVaultLockTable(ddb.client, lockTableOf(name));
+        await ddb.client.send(
+          new PutItemCommand({
+            TableName: lockTableOf(name),
+            Item: {
+              Path: { S: 'core' },
+              Key: { S: '_lock' },
+              Value: { B: new TextEncoder().encode(urls[0]!) },
+              Identity: { B: new TextEncoder().encode(`00000000-0000-4000-8000-${c.toString(16).padStart(12, '0')}`) },
+              Expires: { N: (BigInt(Date.now() + 24 * 3600_000) * 1_000_000n).toString() },
+            },
+          }),
+        );
+      }
       clusterSpecs.push({ name, tg });
     }
     const upstream: Record<string, string> = { ...aws.endpointEnv(), AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint };
@@ -339,8 +367,8 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
           discovery: { tagKey: 'vault-cluster', tagValue: c.name },
           vault: { scheme: 'http', port: 8200, address: { tag: 'vault-url' }, probeTimeoutMs: opts.probeTimeoutMs ?? 2000 },
           loadBalancer: { targetGroupArn: c.tg },
-          // Raft: no lock table to read; the DynamoDB lock adds one GetItem per cluster and tick.
-          haLock: { type: 'raft' },
+          // DynamoDB HA: each tick reads the cluster's lock item (one key of the tick's BatchGetItem).
+          haLock: ha === 'dynamodb' ? { type: 'dynamodb', table: lockTableOf(c.name) } : { type: 'raft' },
           policy: { probeIntervalSeconds: opts.probeIntervalSeconds ?? 2 },
         })),
       }),
