@@ -254,6 +254,8 @@ export interface FleetWorld {
   hangingNodes: number;
   configFor(controlTable: string): unknown;
   createControlTable(name: string): Promise<void>;
+  /** Describe* requests the ELBv2 endpoint refused with ThrottlingException (with `elbv2DescribeRate`). */
+  elbThrottled(): number;
   stop(): Promise<void>;
 }
 
@@ -272,6 +274,8 @@ export interface FleetOptions {
    * by every tick) or `raft` (no lock item to read).
    */
   ha?: 'dynamodb' | 'raft';
+  /** Model ELB's API throttling of Describe* requests (sandbox/aws/elbv2.ts); default: none. */
+  elbv2DescribeRate?: { capacity: number; refillPerSecond: number };
 }
 
 /** Vault's lock table of a cluster in the fleet. */
@@ -292,7 +296,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
   const { startLocalDynamo, createControlTable, createVaultLockTable } = await import('../sandbox/dynamodb.js');
   const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
   const ha = opts.ha ?? 'dynamodb';
-  const aws = new LocalAws({ worldOptions: { region: 'eu-west-1' } });
+  const aws = new LocalAws({ worldOptions: { region: 'eu-west-1' }, ...(opts.elbv2DescribeRate ? { elbv2DescribeRate: opts.elbv2DescribeRate } : {}) });
   const ddb = await startLocalDynamo();
   const nodes: FakeNode[] = [];
   const proxies: CountingProxy[] = [];
@@ -373,6 +377,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
         })),
       }),
       createControlTable: (name) => createControlTable(ddb.client, name),
+      elbThrottled: () => aws.elbv2.describeBucket?.throttled ?? 0,
       stop: stopAll,
     };
   } catch (e) {

@@ -27,6 +27,7 @@ import { buildAll } from '../scripts/build.mjs';
 import { shardOf } from '../functions/core/shard.js';
 import { unzip } from './footprint.js';
 import { median, runTicks, startFleet, type AwsCall, type FleetOptions, type TickRun } from './scale-fleet.js';
+import { ELBV2_DESCRIBE_RATE_DEFAULT } from '../sandbox/aws/elbv2.js';
 
 export const PROBE_TIMEOUT_MS = 2000;
 /** Issue 9: every tick, the first of an invocation included, within the probe timeout + 1 s. */
@@ -82,6 +83,33 @@ export function steadyCalls(perTick: AwsCall[][]): { median: number; sample: Aws
   return { median: m, sample };
 }
 
+/**
+ * The same invocation against an ELBv2 endpoint that throttles Describe* as
+ * ELB's documentation describes (a bucket per account and Region; its example:
+ * 40 tokens, 10 a second): what one stack's ticks leave of that rate. The
+ * bucket is shared with every other Describe* caller of the account in the
+ * Region (console, IaC, monitoring), which this does not add.
+ */
+async function underElbRate(c: ScaleCase, handler: string, o: { memoryMb: number; dir: string; budgetMs: number }): Promise<[string, string, boolean]> {
+  const fleet = await startFleet({ ...c.fleet, hangingFraction: 0, probeTimeoutMs: PROBE_TIMEOUT_MS, probeIntervalSeconds: 2, elbv2DescribeRate: ELBV2_DESCRIBE_RATE_DEFAULT });
+  let run: TickRun;
+  let throttled: number;
+  try {
+    run = await runTicks(fleet, handler, { ...o, tag: `${c.key}-elb-rate`, ...(c.event ? { event: c.event } : {}) });
+    throttled = fleet.elbThrottled();
+  } finally {
+    await fleet.stop();
+  }
+  const describes = run.callsPerTick.flat().filter((x) => x.api.startsWith('elastic_load_balancing_v2:Describe')).length;
+  const seconds = run.callsPerTick.length > 0 ? (run.ticks * 2) : 1;
+  console.log(
+    `     under ELB's documented Describe* rate (${ELBV2_DESCRIBE_RATE_DEFAULT.capacity} burst, ${ELBV2_DESCRIBE_RATE_DEFAULT.refillPerSecond}/s): ` +
+      `${describes} Describe* requests in ${run.ticks} ticks (~${(describes / Math.max(1, seconds)).toFixed(1)}/s at a 2 s tick), ${throttled} throttled; ` +
+      `max tick ${(Math.max(0, ...run.tickWallsMs) / 1000).toFixed(2)} s; ${run.error ? `the invocation failed: ${run.error.slice(0, 160)}` : 'the last tick succeeded'}`,
+  );
+  return [`${c.label}: no Describe* throttled at ELB's default API rate (one stack alone in its account and Region)`, `${throttled} of ${describes} throttled`, throttled === 0];
+}
+
 function option(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -123,6 +151,7 @@ export async function runScaleBench(argv: string[]): Promise<void> {
         } finally {
           await fleet.stop();
         }
+        if (fraction === 0 && c.fleet.clusters >= 10) summary.push(await underElbRate(c, handler, { memoryMb, dir, budgetMs }));
         const ticked = Object.values(r.verdicts).reduce((n, v) => n + v, 0);
         const hang = `${fleet.hangingNodes}/${fleet.servedNodes} nodes hanging`;
         const head = `${c.label}, ${hang}`;

@@ -425,12 +425,64 @@ export class TargetGroupRegistry {
 
 type XmlObject = { [key: string]: XmlValue };
 
+/**
+ * ELB's API request throttling ("Request throttling for the ELB API", Elastic
+ * Load Balancing User Guide): a token bucket per account and Region; its
+ * example for the non-mutating `Describe*` actions is a bucket of 40 tokens
+ * refilled at 10 a second. Over it, a request fails with `ThrottlingException`
+ * "Rate exceeded". Opt-in (`LocalAwsOptions.elbv2DescribeRate`): the scale
+ * bench measures with it; the sandbox's own scenarios run without it.
+ */
+export interface ApiRateLimit {
+  /** Tokens the bucket holds (the burst). */
+  capacity: number;
+  /** Tokens added back per second of the world's clock. */
+  refillPerSecond: number;
+}
+
+/** The documented example for ELBv2's Describe* actions. */
+export const ELBV2_DESCRIBE_RATE_DEFAULT: ApiRateLimit = { capacity: 40, refillPerSecond: 10 };
+
+export class TokenBucket {
+  private tokens: number;
+  private atMs: number;
+  /** Requests refused so far. */
+  throttled = 0;
+
+  constructor(
+    private readonly limit: ApiRateLimit,
+    private readonly nowMs: () => number,
+  ) {
+    if (!(limit.capacity >= 1) || !(limit.refillPerSecond > 0)) throw new RangeError(`a token bucket needs capacity >= 1 and refillPerSecond > 0, got ${JSON.stringify(limit)}`);
+    this.tokens = limit.capacity;
+    this.atMs = nowMs();
+  }
+
+  /** Takes a token: true, or false when the bucket is empty (the request is throttled). */
+  take(): boolean {
+    const now = this.nowMs();
+    this.tokens = Math.min(this.limit.capacity, this.tokens + (Math.max(0, now - this.atMs) / 1000) * this.limit.refillPerSecond);
+    this.atMs = now;
+    if (this.tokens < 1) {
+      this.throttled += 1;
+      return false;
+    }
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 export class Elbv2Endpoint extends QueryEndpoint<'elbv2'> {
+  /** The Describe* bucket, when the endpoint models ELB's API throttling. */
+  readonly describeBucket: TokenBucket | undefined;
+
   constructor(
     private readonly world: World,
     readonly registry: TargetGroupRegistry,
+    describeRate?: ApiRateLimit,
   ) {
     super({ label: 'ELBv2', service: 'elasticloadbalancing', faultService: 'elbv2', apiVersion: ELBV2_API_VERSION, faults: world });
+    this.describeBucket = describeRate ? new TokenBucket(describeRate, () => world.clock.nowMs()) : undefined;
   }
 
   protected renderError(err: AwsApiError, requestId: string): string {
@@ -438,6 +490,9 @@ export class Elbv2Endpoint extends QueryEndpoint<'elbv2'> {
   }
 
   protected handleAction(req: QueryRequest): string {
+    if (this.describeBucket && req.action.startsWith('Describe') && !this.describeBucket.take()) {
+      throw new AwsApiError('ThrottlingException', 'Rate exceeded');
+    }
     const result = this.dispatch(req.action, req.params);
     return queryResponseXml(req.action, ELBV2_XMLNS, req.requestId, result);
   }

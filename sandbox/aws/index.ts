@@ -11,7 +11,7 @@ import { AlbDataPlane, type AlbDataPlaneOptions } from './alb-data-plane.js';
 import { ClassicElbEndpoint, ClassicLoadBalancers } from './classic-elb.js';
 import { CloudWatchEndpoint, type AlarmSpec } from './cloudwatch.js';
 import { Ec2Endpoint } from './ec2.js';
-import { Elbv2Endpoint, TargetGroupRegistry } from './elbv2.js';
+import { Elbv2Endpoint, TargetGroupRegistry, type ApiRateLimit } from './elbv2.js';
 import { SnsEndpoint } from './sns.js';
 import { World, type WorldOptions } from './world.js';
 
@@ -22,6 +22,8 @@ export interface LocalAwsOptions {
   alb?: Omit<AlbDataPlaneOptions, 'world' | 'registry'>;
   /** The CloudWatch alarms the sandbox knows (default: SANDBOX_ALARMS). */
   alarms?: AlarmSpec[];
+  /** Model ELBv2's API throttling of Describe* requests (elbv2.ts ApiRateLimit); default: none. */
+  elbv2DescribeRate?: ApiRateLimit;
 }
 
 /** An alarm every sandbox has, in OK, so a drill can name a stop condition out of the box. */
@@ -55,7 +57,7 @@ export class LocalAws {
     this.targetGroups = new TargetGroupRegistry(this.world);
     this.alb = new AlbDataPlane({ ...opts.alb, world: this.world, registry: this.targetGroups });
     this.ec2 = new Ec2Endpoint(this.world);
-    this.elbv2 = new Elbv2Endpoint(this.world, this.targetGroups);
+    this.elbv2 = new Elbv2Endpoint(this.world, this.targetGroups, opts.elbv2DescribeRate);
     this.classic = new ClassicLoadBalancers(this.world, this.targetGroups);
     this.elb = new ClassicElbEndpoint(this.world, this.classic);
     this.sns = new SnsEndpoint(this.world);
@@ -106,7 +108,7 @@ export async function startLocalAws(opts: LocalAwsOptions = {}): Promise<LocalAw
 export { AlbDataPlane, clientProbe } from './alb-data-plane.js';
 export type { AlbDataPlaneOptions, AlbListener, ClientProbe, ClientProbeOptions, ClientProbeStats, ClientSample, ListenerStats, TargetAddressResolver } from './alb-data-plane.js';
 export { Ec2Endpoint, EC2_API_VERSION } from './ec2.js';
-export { Elbv2Endpoint, TargetGroupRegistry, TARGET_HEALTH_REASONS, ELBV2_API_VERSION, parseMatcher, cidrContains } from './elbv2.js';
+export { Elbv2Endpoint, TargetGroupRegistry, TokenBucket, TARGET_HEALTH_REASONS, ELBV2_API_VERSION, ELBV2_DESCRIBE_RATE_DEFAULT, parseMatcher, cidrContains, type ApiRateLimit } from './elbv2.js';
 export type { BalancerKind, HealthCheckSettings, TargetGroup, TargetGroupSpec, TargetHealthView, TargetRecord } from './elbv2.js';
 export { ClassicElbEndpoint, ClassicLoadBalancers, CLASSIC_DEFAULT_HEALTH_CHECK, CLASSIC_DESCRIPTIONS, ELB_API_VERSION, parseClassicTarget } from './classic-elb.js';
 export type { ClassicHealthCheck, ClassicLoadBalancerSpec, InstanceHealthView } from './classic-elb.js';
