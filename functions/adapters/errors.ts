@@ -157,6 +157,16 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+/** True when AWS throttled the call behind `err` (an SDK error, or an adapter error wrapping one). */
+export function isThrottling(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (codes(e).some((c) => THROTTLING_CODES.has(c))) return true;
+    if (e instanceof AdapterError && THROTTLING_CODES.has(e.code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** True when `err` is the given AWS error code (by name or Code). */
 export function isAwsError(err: unknown, ...names: string[]): boolean {
   const cs = codes(err);

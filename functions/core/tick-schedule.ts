@@ -14,6 +14,9 @@ export interface TickSchedule {
   fastWindowMs: number;
 }
 
+/** The longest wait, in intervals, after consecutive ticks AWS throttled. */
+export const THROTTLE_BACKOFF_MAX = 4;
+
 export interface NextTick {
   waitMs: number;
   /** Since when each cluster has been not healthy (carry into the next call). */
@@ -31,11 +34,17 @@ export function nextTick(
   previous: Record<string, number>,
   nowMs: number,
   tickMs: number,
+  /** Consecutive ticks, this one included, in which AWS throttled a call the tick needed (0: not this one). */
+  throttledTicks = 0,
 ): NextTick {
   const unhealthySinceMs: Record<string, number> = {};
   for (const [cluster, kind] of Object.entries(verdicts)) {
     if (kind === undefined || kind === 'healthy') continue;
     unhealthySinceMs[cluster] = previous[cluster] ?? nowMs;
+  }
+  if (throttledTicks > 0) {
+    const intervals = Math.min(THROTTLE_BACKOFF_MAX, 2 ** (throttledTicks - 1));
+    return { waitMs: Math.max(0, intervals * schedule.intervalMs - tickMs), unhealthySinceMs, fast: false };
   }
   const fast = Object.values(unhealthySinceMs).some((since) => nowMs - since < schedule.fastWindowMs);
   const interval = fast ? Math.min(schedule.fastIntervalMs, schedule.intervalMs) : schedule.intervalMs;

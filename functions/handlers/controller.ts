@@ -23,7 +23,7 @@ import {
   type RunLease,
 } from '../adapters/control-table.js';
 import { discoverFleet, discoverMembers } from '../adapters/ec2-fleet.js';
-import { HandoverRequestedError, LeaseBusyError } from '../adapters/errors.js';
+import { HandoverRequestedError, LeaseBusyError, isThrottling } from '../adapters/errors.js';
 import { readClaims, readTickItems, type TickReads } from '../adapters/tick-reads.js';
 import { leaseCoversTick, leaseRenewalDue } from '../core/bookkeeping.js';
 import { nextTick } from '../core/tick-schedule.js';
@@ -177,9 +177,13 @@ export async function runController(
   let unhealthySinceMs: Record<string, number> = {};
   let ticks = 0;
   let longestTickMs = 0;
+  /** Consecutive ticks in which AWS throttled a call (the schedule backs off instead of ticking fast). */
+  let throttledTicks = 0;
+  let throttledThisTick = false;
   try {
     for (;;) {
       const tickStart = deps.now();
+      throttledThisTick = false;
       const skipped = await takeClaims(config.clusters.filter((c) => !held.has(c.name)));
       const acting = config.clusters.filter((c) => held.has(c.name));
       const reports = acting.length > 0 && !stopped ? await tickAll(acting) : [];
@@ -191,7 +195,8 @@ export async function runController(
       if (ticks >= maxTicks) break;
       const verdicts: Record<string, VerdictKind | undefined> = {};
       for (const c of config.clusters) verdicts[c.name] = lastReports.get(c.name)?.verdict.kind;
-      const next = nextTick(t, verdicts, unhealthySinceMs, deps.now(), tickMs);
+      throttledTicks = throttledThisTick ? throttledTicks + 1 : 0;
+      const next = nextTick(t, verdicts, unhealthySinceMs, deps.now(), tickMs, throttledTicks);
       unhealthySinceMs = next.unhealthySinceMs;
       const waitMs = next.waitMs;
       // Another tick needs the wait, a tick as long as the longest so far (at
@@ -269,6 +274,7 @@ export async function runController(
           states.set(cluster.name, next);
           return report;
         } catch (err) {
+          if (isThrottling(err)) throttledThisTick = true;
           deps.logger.log('error', 'tick failed', { cluster: cluster.name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
           return failedTickReport(cluster, err, deps.now() - started);
         }
@@ -400,6 +406,7 @@ export async function runController(
       }
     } catch (err) {
       if (err instanceof LeaseBusyError) return leaseBusyReport(cluster, err, deps.now() - started);
+      if (isThrottling(err)) throttledThisTick = true;
       deps.logger.log('error', 'tick failed', { cluster: cluster.name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
       return failedTickReport(cluster, err, deps.now() - started);
     }

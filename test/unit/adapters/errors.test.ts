@@ -17,6 +17,7 @@ import {
   LoadBalancerNotFoundError,
   TableNotFoundError,
   TargetGroupNotFoundError,
+  isThrottling,
   toAdapterError,
 } from '../../../functions/adapters/errors.js';
 
@@ -128,5 +129,26 @@ describe('LeaseBusyError', () => {
     assert.deepEqual(err.holder, holder);
     assert.match(err.message, /exec-42/);
     assert.equal(err.resource, 'lease:prod/operation');
+  });
+});
+
+describe('isThrottling', () => {
+  const throttled = new ElasticLoadBalancingV2ServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
+
+  test('an SDK throttling error, the adapter error wrapping it, and an error whose cause it is', () => {
+    assert.equal(isThrottling(throttled), true);
+    assert.equal(isThrottling(new ProvisionedThroughputExceededException({ $metadata: {}, message: 'slow down' })), true);
+    const wrapped = toAdapterError(throttled, 'tg');
+    assert.ok(wrapped instanceof AwsTransientError);
+    assert.equal(isThrottling(wrapped), true);
+    assert.equal(isThrottling(new Error('the members could not be read', { cause: wrapped })), true);
+  });
+
+  test('other transient failures, other errors and non-errors are not throttling', () => {
+    const fiveHundred = new EC2ServiceException({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'oops' });
+    assert.equal(isThrottling(toAdapterError(fiveHundred, 'ec2')), false);
+    assert.equal(isThrottling(new ResourceNotFoundException({ $metadata: {}, message: 'no table' })), false);
+    assert.equal(isThrottling(undefined), false);
+    assert.equal(isThrottling('ThrottlingException'), false);
   });
 });

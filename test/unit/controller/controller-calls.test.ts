@@ -279,6 +279,18 @@ describe('controller calls per tick (issue #9)', () => {
     assert.equal(legacyReads, 1);
   });
 
+  it('ticks that AWS throttles back off (1, 2, then 4 intervals) instead of ticking fast, so the loop sends fewer of the refused calls', async () => {
+    const fw = world([{ name: 'alpha', nodes: 3 }]);
+    fw.throttleTargetHealth = true;
+    const report = await runFor(fw, 60_000);
+    assert.match(report.clusters[0]!.error ?? '', /ThrottlingException|Rate exceeded/);
+    const at = [...new Set(fw.log.filter((e) => e.command === 'DescribeTargetHealth').map((e) => e.atMs))];
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    // 5 s interval: 5, 10, 20, 20 … s apart; unthrottled but failing, the fast window would tick every second.
+    assert.deepEqual(gaps.slice(0, 4), [5_000, 10_000, 20_000, 20_000].slice(0, Math.min(4, gaps.length)), `gaps ${gaps.join(', ')}`);
+    assert.ok(at.length <= 5, `${at.length} ticks in 60 s`);
+  });
+
   it('keys DynamoDB leaves unprocessed are asked again (bounded), and the tick still acts on what it read', async () => {
     const fw = world(three());
     fw.unprocessedRounds = 2;

@@ -77,6 +77,8 @@ export class FakeWorld {
   unprocessedRounds = 0;
   /** A table whose reads are denied (AccessDeniedException), alone or in a batch. */
   deniedTable: string | undefined;
+  /** Whether DescribeTargetHealth answers ThrottlingException "Rate exceeded" (ELB's API throttling). */
+  throttleTargetHealth = false;
   /** Instances EC2 reports stopped (their Vault refuses connections). */
   readonly stopped = new Set<string>();
   /** Whether the two faults above also hit a run's read of its claims (a batch of lease#controller keys only). Default: no. */
@@ -97,6 +99,9 @@ export class FakeWorld {
     });
     this.elb.on(DescribeTargetHealthCommand).callsFake((input: { TargetGroupArn?: string }) => {
       record('DescribeTargetHealth')(input);
+      if (this.throttleTargetHealth) {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+      }
       const ci = this.clusters.findIndex((c) => tgOf(c.name) === input.TargetGroupArn);
       const c = this.clusters[ci]!;
       return { TargetHealthDescriptions: [{ Target: { Id: idOf(ci, this.active.get(c.name)!), Port: 8200 }, TargetHealth: { State: 'healthy' } }] };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { nextTick, type TickSchedule } from '../../../functions/core/tick-schedule.js';
+import { nextTick, THROTTLE_BACKOFF_MAX, type TickSchedule } from '../../../functions/core/tick-schedule.js';
 
 const S: TickSchedule = { intervalMs: 5_000, fastIntervalMs: 1_000, fastWindowMs: 120_000 };
 const NOW = 1_000_000;
@@ -44,5 +44,22 @@ describe('nextTick', () => {
   it('never waits longer than the normal interval, nor a negative time after a slow tick', () => {
     assert.equal(nextTick({ ...S, fastIntervalMs: 9_000 }, { prod: 'no-leader' }, {}, NOW, 0).waitMs, 5_000);
     assert.equal(nextTick(S, { prod: 'healthy' }, {}, NOW, 7_000).waitMs, 0);
+  });
+
+  it('a throttled tick never ticks fast, even with a cluster unhealthy; consecutive ones back off to THROTTLE_BACKOFF_MAX intervals', () => {
+    const waits = [1, 2, 3, 4, 10].map((n) => nextTick(S, { prod: 'probe-blind' }, {}, NOW, 100, n));
+    assert.deepEqual(
+      waits.map((w) => [w.waitMs, w.fast]),
+      [
+        [4_900, false],
+        [9_900, false],
+        [4 * 5_000 - 100, false],
+        [THROTTLE_BACKOFF_MAX * 5_000 - 100, false],
+        [THROTTLE_BACKOFF_MAX * 5_000 - 100, false],
+      ],
+    );
+    assert.deepEqual(waits[0]!.unhealthySinceMs, { prod: NOW }, 'still remembers since when the cluster is unhealthy');
+    // Not throttled any more: the fast window applies again.
+    assert.equal(nextTick(S, { prod: 'probe-blind' }, { prod: NOW }, NOW, 100, 0).fast, true);
   });
 });
