@@ -138,8 +138,38 @@ export function placeholderFindings(doc: unknown): Finding[] {
   return out;
 }
 
+/**
+ * ELB's documented example of its `Describe*` token bucket: refilled at 10 a
+ * second per account and Region, shared with every other caller ("Request
+ * throttling for the ELB API", Elastic Load Balancing User Guide). ELB API
+ * version 2 (target groups) and version 1 (Classic) have a bucket each.
+ */
+export const ELB_DESCRIBE_REFILL_PER_SECOND = 10;
+/** The share of that refill one stack's ticks may use before the check warns (README "Scale": ~40 clusters at 5 s). */
+export const ELB_DESCRIBE_SHARE = 0.8;
+
+/** The controller's steady Describe* rate per ELB API version: one target-health read per cluster per probe interval. */
+export function elbDescribeRates(config: Config): { v2: number; classic: number } {
+  const rates = { v2: 0, classic: 0 };
+  for (const c of config.clusters) rates[c.loadBalancer.type === 'classic' ? 'classic' : 'v2'] += 1 / c.policy.probeIntervalSeconds;
+  return rates;
+}
+
 function semanticFindings(config: Config, doc: unknown, opts: { stage?: string | undefined; nowMs: number }): Finding[] {
   const out: Finding[] = [];
+  const rates = elbDescribeRates(config);
+  for (const [api, rate] of [['ELB API v2 (target groups): DescribeTargetHealth', rates.v2], ['ELB API v1 (Classic): DescribeInstanceHealth', rates.classic]] as const) {
+    // 40 clusters × 0.2 is 8.000000000000002 in floating point: compare with a little room.
+    if (rate <= ELB_DESCRIBE_REFILL_PER_SECOND * ELB_DESCRIBE_SHARE + 1e-9) continue;
+    out.push({
+      level: 'warning',
+      path: 'clusters',
+      message:
+        `${api} once per cluster per probe interval comes to ${rate.toFixed(1)} requests a second, over ${Math.round(ELB_DESCRIBE_SHARE * 100)} % of ` +
+        `the ${ELB_DESCRIBE_REFILL_PER_SECOND}/s ELB documents for Describe* per account and Region (shared with every other caller): expect throttled ticks. ` +
+        'Lengthen policy.probeIntervalSeconds, split the clusters over accounts, or ask AWS Support for a higher ELB API limit (README "Scale")',
+    });
+  }
   const rawControlTable = (doc as { controlTable?: unknown }).controlTable;
   // Omitted, the functions use the stack's table (env VAULT_HA_CONTROL_TABLE; functions/config/load.ts).
   if (rawControlTable === undefined) {

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { caBundleFindings, checkConfigText, type Finding } from '../../cli/config-check.js';
+import { caBundleFindings, checkConfigText, ELB_DESCRIBE_REFILL_PER_SECOND, ELB_DESCRIBE_SHARE, type Finding } from '../../cli/config-check.js';
 import { run } from '../../cli/vault-ha.js';
 import { makeTestPki, type TestPki } from '../support/tls.js';
 
@@ -184,3 +184,34 @@ describe('vault-ha config check (the command)', () => {
     assert.equal(await run(['config', 'lint', 'x'], io().io), 2);
   });
 });
+
+describe('config check: ELB API rate (README "Scale")', () => {
+  const many = (n: number, probeIntervalSeconds?: number): Mutate => (c) => {
+    const one = c.clusters[0];
+    c.clusters = Array.from({ length: n }, (_, i) => ({
+      ...one,
+      name: `c${i}`,
+      discovery: { tagKey: 'vault-cluster', tagValue: `c${i}` },
+      loadBalancer: { ...one.loadBalancer, targetGroupArn: `arn:aws:elasticloadbalancing:eu-west-1:210987654321:targetgroup/vault-${i}/6d0ecf831eec9f${String(i).padStart(2, '0')}` },
+      replacement: undefined,
+      ...(probeIntervalSeconds !== undefined ? { policy: { probeIntervalSeconds } } : {}),
+    }));
+  };
+  const rateWarnings = (fs: Finding[]) => fs.filter((f) => f.level === 'warning' && /Describe\* per account and Region/.test(f.message));
+  const limit = Math.floor(ELB_DESCRIBE_REFILL_PER_SECOND * ELB_DESCRIBE_SHARE * 5);
+
+  it(`${limit} clusters at the default 5 s interval pass; one more warns, naming the rate and what to do`, () => {
+    assert.deepEqual(rateWarnings(check(many(limit))), []);
+    const w = rateWarnings(check(many(limit + 1)));
+    assert.equal(w.length, 1);
+    assert.equal(w[0]!.path, 'clusters');
+    assert.match(w[0]!.message, /DescribeTargetHealth .* comes to 8\.2 requests a second/);
+    assert.match(w[0]!.message, /probeIntervalSeconds/);
+    assert.equal(errors(check(many(limit + 1))).length, 0, 'a warning, not an error: the limit can be raised');
+  });
+
+  it('a longer probe interval makes room', () => {
+    assert.deepEqual(rateWarnings(check(many(2 * limit, 10))), []);
+  });
+});
+
