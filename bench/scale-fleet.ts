@@ -22,6 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import type { ApiRateLimit } from '../sandbox/aws/elbv2.js';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -275,7 +276,7 @@ export interface FleetOptions {
    */
   ha?: 'dynamodb' | 'raft';
   /** Model ELB's API throttling of Describe* requests (sandbox/aws/elbv2.ts); default: none. */
-  elbv2DescribeRate?: { capacity: number; refillPerSecond: number };
+  elbv2DescribeRate?: ApiRateLimit;
 }
 
 /** Vault's lock table of a cluster in the fleet. */

@@ -101,10 +101,9 @@ async function underElbRate(c: ScaleCase, handler: string, o: { memoryMb: number
     await fleet.stop();
   }
   const describes = run.callsPerTick.flat().filter((x) => x.api.startsWith('elastic_load_balancing_v2:Describe')).length;
-  const seconds = run.callsPerTick.length > 0 ? (run.ticks * 2) : 1;
   console.log(
     `     under ELB's documented Describe* rate (${ELBV2_DESCRIBE_RATE_DEFAULT.capacity} burst, ${ELBV2_DESCRIBE_RATE_DEFAULT.refillPerSecond}/s): ` +
-      `${describes} Describe* requests in ${run.ticks} ticks (~${(describes / Math.max(1, seconds)).toFixed(1)}/s at a 2 s tick), ${throttled} throttled; ` +
+      `${describes} Describe* requests in a ${o.budgetMs / 1000} s invocation (${run.ticks} ticks reported), ${throttled} throttled; ` +
       `max tick ${(Math.max(0, ...run.tickWallsMs) / 1000).toFixed(2)} s; ${run.error ? `the invocation failed: ${run.error.slice(0, 160)}` : 'the last tick succeeded'}`,
   );
   return [`${c.label}: no Describe* throttled at ELB's default API rate (one stack alone in its account and Region)`, `${throttled} of ${describes} throttled`, throttled === 0];

@@ -160,8 +160,8 @@ function messageOf(err: unknown): string {
 /** True when AWS throttled the call behind `err` (an SDK error, or an adapter error wrapping one). */
 export function isThrottling(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    // codes() reads `code` too, so an adapter error's original AWS code counts.
     if (codes(e).some((c) => THROTTLING_CODES.has(c))) return true;
-    if (e instanceof AdapterError && THROTTLING_CODES.has(e.code)) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;

@@ -154,28 +154,22 @@ export function decodePauseIndex(item: Item, table: string): Map<string, PauseRe
 }
 
 function decodeEntry(cluster: string, v: AttributeValue, table: string): PauseRecord {
-  const e = v.M;
-  const pausedBy = e?.['pausedBy']?.S;
-  const pausedAtMs = Number(e?.['pausedAtMs']?.N);
-  const untilMs = Number(e?.['untilMs']?.N);
-  if (!pausedBy || !Number.isFinite(pausedAtMs) || !Number.isFinite(untilMs)) {
-    const resource = `${table}:pauses/index#${cluster}`;
-    throw new ControlItemCorruptError(`${resource}: pause entry is malformed`, { resource, code: 'MalformedPause' });
-  }
-  const reason = e?.['reason']?.S;
-  return { cluster, pausedBy, pausedAtMs, untilMs, ...(reason ? { reason } : {}) };
+  return pauseOf(cluster, v.M, `${table}:pauses/index#${cluster}`, 'pause entry');
 }
 
 /** A pause item of the earlier layout. */
 export function decodePause(item: Item, table: string): PauseRecord {
-  const cluster = item['cluster']?.S;
-  const pausedBy = item['pausedBy']?.S;
-  const pausedAtMs = Number(item['pausedAtMs']?.N);
-  const untilMs = Number(item['untilMs']?.N);
+  return pauseOf(item['cluster']?.S, item, `${table}:${item['pk']?.S}/${PAUSE_SK}`, 'pause item');
+}
+
+/** The pause's fields, the same in an index entry and an item of the earlier layout. */
+function pauseOf(cluster: string | undefined, attrs: Item | undefined, resource: string, what: string): PauseRecord {
+  const pausedBy = attrs?.['pausedBy']?.S;
+  const pausedAtMs = Number(attrs?.['pausedAtMs']?.N);
+  const untilMs = Number(attrs?.['untilMs']?.N);
   if (!cluster || !pausedBy || !Number.isFinite(pausedAtMs) || !Number.isFinite(untilMs)) {
-    const resource = `${table}:${item['pk']?.S}/${PAUSE_SK}`;
-    throw new ControlItemCorruptError(`${resource}: pause item is malformed`, { resource, code: 'MalformedPause' });
+    throw new ControlItemCorruptError(`${resource}: ${what} is malformed`, { resource, code: 'MalformedPause' });
   }
-  const reason = item['reason']?.S;
+  const reason = attrs?.['reason']?.S;
   return { cluster, pausedBy, pausedAtMs, untilMs, ...(reason ? { reason } : {}) };
 }

@@ -169,29 +169,30 @@ export async function reconcileTick(
   ]);
   // The lock was read in the tick's batch, a fleet read before the probes (it used to be read beside them).
   const [probes0, reads, state] = await Promise.all([deps.probe(members0, cluster), inputs.reads, inputs.state]);
-  let members = members0;
-  let probes = probes0;
-  let changedOnCachedMembers = false;
-  if (inputs.cachedMembers) {
-    // Members from an earlier quiet tick: if the nodes now answer differently, decide on members read after the change.
-    const firstLook = assessSnapshot({ cluster, members, probes, lockRead: reads.lock, history: state.history, nowMs: deps.now() });
-    if (observationChanged(inputs.cachedMembers.previous.nodes, firstLook.nodes)) {
-      changedOnCachedMembers = true;
-      try {
-        members = await inputs.cachedMembers.refresh();
-      } catch (err) {
-        // As a tick whose fleet read failed would have nothing to decide on: the members of the
-        // last quiet tick (all running, the state that proves nothing) beat no decision mid-failover.
-        deps.logger.log('warn', 'could not read the members again after a change; deciding on those of the last quiet tick', { cluster: cluster.name, error: String(err) });
-      }
-      const unprobed = membersToProbe(members0, members);
-      if (unprobed.length > 0) probes = new Map([...probes0, ...(await deps.probe(unprobed, cluster))]);
-    }
-  }
   if (reads.pause instanceof Error) throw reads.pause;
   const storedPause = reads.pause;
   const lockRead = reads.lock;
-  const nowMs = deps.now();
+  let members = members0;
+  let probes = probes0;
+  let nowMs = deps.now();
+  const assess = () => assessSnapshot({ cluster, members, probes, lockRead, history: state.history, nowMs });
+  let snapshot = assess();
+  let changedOnCachedMembers = false;
+  if (inputs.cachedMembers && observationChanged(inputs.cachedMembers.previous.nodes, snapshot.nodes)) {
+    // Members from an earlier quiet tick, and the nodes now answer differently: decide on members read after the change.
+    changedOnCachedMembers = true;
+    try {
+      members = await inputs.cachedMembers.refresh();
+    } catch (err) {
+      // As a tick whose fleet read failed would have nothing to decide on: the members of the
+      // last quiet tick (all running, the state that proves nothing) beat no decision mid-failover.
+      deps.logger.log('warn', 'could not read the members again after a change; deciding on those of the last quiet tick', { cluster: cluster.name, error: String(err) });
+    }
+    const unprobed = membersToProbe(members0, members);
+    if (unprobed.length > 0) probes = new Map([...probes0, ...(await deps.probe(unprobed, cluster))]);
+    nowMs = deps.now();
+    snapshot = assess();
+  }
 
   // --- maintenance pause (vault-ha pause; functions/core/pause.ts) ---
   // While a pause is in force the tick runs exactly as in dry run (DESIGN §5.9:
@@ -204,8 +205,8 @@ export async function reconcileTick(
   const acting: ClusterConfig = pause ? { ...cluster, policy } : cluster;
   // --- end maintenance pause ---
 
-  // --- assess ---
-  const { nodes, lock, verdict } = assessSnapshot({ cluster, members, probes, lockRead, history: state.history, nowMs });
+  // --- assess (above: once, again only when the members were read again) ---
+  const { nodes, lock, verdict } = snapshot;
   const failureCounts = updateFailureCounts(state.history.failureCounts, nodes);
 
   // --- dead-leader takeover: first, so the lock moves while the rest of the tick runs ---

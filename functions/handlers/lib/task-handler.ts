@@ -15,20 +15,17 @@ export interface TaskEvent {
 export type TaskActions = Record<string, (event: TaskEvent) => Promise<unknown>>;
 
 export function taskHandler(logger: Logger, actions: TaskActions) {
-  const run = async (event: TaskEvent, context: Context): Promise<unknown> => {
+  return async (event: TaskEvent, context: Context): Promise<unknown> => {
     const action = event.action;
     logger.log('info', 'task', { action, requestId: context?.awsRequestId });
-    const fn = typeof action === 'string' && Object.hasOwn(actions, action) ? actions[action] : undefined;
-    if (!fn) throw new UnknownActionError(action);
-    return fn(event);
-  };
-  return async (event: TaskEvent, context: Context): Promise<unknown> => {
     try {
-      return await run(event, context);
+      const fn = typeof action === 'string' && Object.hasOwn(actions, action) ? actions[action] : undefined;
+      if (!fn) throw new UnknownActionError(action);
+      return await fn(event);
     } catch (err) {
       const e = err as Error | undefined;
       // Names are the contract with the ASL; messages carry ids only, never secrets.
-      logger.log('warn', 'task failed', { action: event?.action, error: e?.name, message: e?.message });
+      logger.log('warn', 'task failed', { action, error: e?.name, message: e?.message });
       throw err;
     }
   };
