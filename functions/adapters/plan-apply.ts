@@ -13,10 +13,13 @@ export interface TargetPlan {
   order?: 'deregister-first' | 'register-first';
   /** Decided by the planner: go on registering after a failed deregistration. */
   registerEvenIfDeregisterFails?: boolean;
+  /** Decided by the planner (register-first only): deregister this plan's registrations again when its deregistration fails. */
+  undoRegistrationIfDeregisterFails?: boolean;
 }
 
 export interface AppliedTargets {
   registered: string[];
+  /** In call order; an undone registration is in both lists (registered, then deregistered again). */
   deregistered: string[];
 }
 
@@ -28,7 +31,7 @@ export class PartialApplyError extends Error {
   override readonly name = 'PartialApplyError';
   constructor(
     readonly applied: AppliedTargets,
-    readonly failures: Array<{ step: 'register' | 'deregister'; error: Error }>,
+    readonly failures: Array<{ step: ApplyStep; error: Error }>,
   ) {
     super(
       `target group changes failed (${failures.map((f) => `${f.step}: ${f.error.message}`).join('; ')}); ` +
@@ -38,6 +41,9 @@ export class PartialApplyError extends Error {
   }
 }
 
+/** `undo`: taking back this plan's registrations after its deregistration failed. */
+export type ApplyStep = 'register' | 'deregister' | 'undo';
+
 /** One balancer's calls for a batch of ids (each throws an adapter error when the call fails). */
 export interface BatchCalls {
   register(batch: string[]): Promise<void>;
@@ -45,25 +51,26 @@ export interface BatchCalls {
 }
 
 /**
- * Applies a plan in the order the planner chose. Deregister first when a node
- * that claims active leaves (the other order could route the old and the new
- * active both for a moment); register first otherwise, so the balancer never
- * passes through empty. When deregistration fails and the planner said every
- * removal is dead or non-routable, the registrations still go ahead: a missing
- * permission or an ELB brown-out on the deregister call must not keep a new
- * legitimate active out of the balancer.
+ * Applies a plan in the order the planner chose (core/plan.ts, `applyOrder`).
+ * Register first: when the registrations fail, nothing is deregistered (the
+ * balancer could be left empty); when the deregistrations fail and the planner
+ * asked for it (a claimant was leaving), the registrations are undone, so the
+ * new target never turns healthy beside the claimant. Deregister first: when
+ * the deregistrations fail, the registrations go ahead only if the planner
+ * said every removal is dead or non-routable — a missing permission or an ELB
+ * brown-out on the deregister call must not keep a new legitimate active out.
  *
  * Empty lists make no call. A batch is recorded as applied only after its call
  * succeeded. On any failure, throws PartialApplyError saying what did change.
  */
 export async function applyInOrder(calls: BatchCalls, plan: TargetPlan, batchSize: number): Promise<AppliedTargets> {
   const applied: AppliedTargets = { registered: [], deregistered: [] };
-  const failures: Array<{ step: 'register' | 'deregister'; error: Error }> = [];
+  const failures: Array<{ step: ApplyStep; error: Error }> = [];
 
-  const run = async (step: 'register' | 'deregister', ids: string[]): Promise<boolean> => {
+  const run = async (step: ApplyStep, ids: string[]): Promise<boolean> => {
     for (const batch of chunks(unique(ids), batchSize)) {
       try {
-        await calls[step](batch);
+        await calls[step === 'register' ? 'register' : 'deregister'](batch);
       } catch (err) {
         failures.push({ step, error: err instanceof Error ? err : new Error(String(err)) });
         return false;
@@ -75,7 +82,10 @@ export async function applyInOrder(calls: BatchCalls, plan: TargetPlan, batchSiz
 
   if (plan.order === 'register-first') {
     // Removing the old targets while the new ones failed to come in could empty the balancer.
-    if (await run('register', plan.register)) await run('deregister', plan.deregister);
+    if (await run('register', plan.register)) {
+      const deregistered = await run('deregister', plan.deregister);
+      if (!deregistered && plan.undoRegistrationIfDeregisterFails === true) await run('undo', [...applied.registered]);
+    }
   } else {
     const deregistered = await run('deregister', plan.deregister);
     if (deregistered || plan.registerEvenIfDeregisterFails === true) await run('register', plan.register);

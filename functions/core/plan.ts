@@ -81,7 +81,16 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
   if (frozenWhy !== undefined) {
     alarms.push(`frozen: ${frozenWhy}; registrations left unchanged`);
     return finish(
-      { register: [], deregister: [], held: [], frozen: true, alarms, order: 'deregister-first', registerEvenIfDeregisterFails: false },
+      {
+        register: [],
+        deregister: [],
+        held: [],
+        frozen: true,
+        alarms,
+        order: 'deregister-first',
+        registerEvenIfDeregisterFails: false,
+        undoRegistrationIfDeregisterFails: false,
+      },
       verdict,
       policy,
       frozenWhy,
@@ -189,25 +198,52 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
     );
   }
 
-  const removesClaimant = deregister.some((c) => nodeById.get(c.instanceId)?.claimsActive === true);
-  const everyRemovalSafe = deregister.every((c) => {
-    const r = removals.find((x) => x.instanceId === c.instanceId);
-    return r?.proof !== undefined;
-  });
   return finish(
-    {
-      register,
-      deregister,
-      held,
-      frozen: false,
-      alarms,
-      order: removesClaimant ? 'deregister-first' : 'register-first',
-      registerEvenIfDeregisterFails: everyRemovalSafe,
-    },
+    { register, deregister, held, frozen: false, alarms, ...applyOrder(registered, register, deregister, removals, nodeById) },
     verdict,
     policy,
     undefined,
   );
+}
+
+/**
+ * The order the changes are applied in, and what a failed deregistration
+ * means for the registrations (invariants 3, 11 and 12).
+ *
+ * Register first, so the group never passes through empty. The exception is a
+ * node that claims active leaving while another registration stays: then it
+ * leaves first, and nothing of the group is emptied by that. When the claimant
+ * is the only registration (a split-brain swap behind `active-only`), the
+ * legitimate active is registered first: a new target is `initial` and gets no
+ * traffic until it passes a health check (DESIGN §3.5), so for the one round
+ * trip until the claimant leaves only the claimant is routed, as before the
+ * tick. Should its deregistration fail, the registration is undone: left in,
+ * the rival would turn healthy beside a live claimant.
+ */
+function applyOrder(
+  registered: Map<string, TargetView>,
+  register: PlannedChange[],
+  deregister: PlannedChange[],
+  removals: Removal[],
+  nodeById: Map<string, NodeHealth>,
+): Pick<RegistrationPlan, 'order' | 'registerEvenIfDeregisterFails' | 'undoRegistrationIfDeregisterFails'> {
+  const leaving = new Set(deregister.map((c) => c.instanceId));
+  const removesClaimant = deregister.some((c) => nodeById.get(c.instanceId)?.claimsActive === true);
+  const othersStay = [...registered.keys()].some((id) => !leaving.has(id));
+  // Invariant 12's exception covers removals that are dead or proven non-routable;
+  // a claimant that a legitimate active replaces is neither.
+  const everyRemovalDeadOrNonRoutable = deregister.every((c) => {
+    const proof = removals.find((x) => x.instanceId === c.instanceId)?.proof;
+    return proof === 'gone' || proof === 'non-routable';
+  });
+  if (removesClaimant && othersStay) {
+    return { order: 'deregister-first', registerEvenIfDeregisterFails: false, undoRegistrationIfDeregisterFails: false };
+  }
+  return {
+    order: 'register-first',
+    registerEvenIfDeregisterFails: everyRemovalDeadOrNonRoutable,
+    undoRegistrationIfDeregisterFails: removesClaimant && register.length > 0,
+  };
 }
 
 /** A node that can take client requests now or forward them: unsealed, answering, on a running instance. */
@@ -342,7 +378,10 @@ function withProof(removal: Removal, cls: NodeClass): Removal {
 }
 
 function finish(
-  parts: Pick<RegistrationPlan, 'register' | 'deregister' | 'held' | 'frozen' | 'alarms' | 'order' | 'registerEvenIfDeregisterFails'>,
+  parts: Pick<
+    RegistrationPlan,
+    'register' | 'deregister' | 'held' | 'frozen' | 'alarms' | 'order' | 'registerEvenIfDeregisterFails' | 'undoRegistrationIfDeregisterFails'
+  >,
   verdict: SplitBrainVerdict,
   policy: PlannerPolicy,
   frozenWhy: string | undefined,
@@ -373,6 +412,7 @@ function finish(
     alarms: parts.alarms,
     order: parts.order,
     registerEvenIfDeregisterFails: parts.registerEvenIfDeregisterFails,
+    undoRegistrationIfDeregisterFails: parts.undoRegistrationIfDeregisterFails,
   };
 }
 

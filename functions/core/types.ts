@@ -211,16 +211,27 @@ export interface RegistrationPlan {
   frozen: boolean;
   alarms: string[];
   /**
-   * `deregister-first` when a node that claims active is being removed (the other
-   * order could route two actives for a moment); otherwise `register-first`,
-   * so the group never passes through empty (make before break, invariant 11).
+   * `register-first` unless a node that claims active leaves while another
+   * registration stays: then `deregister-first`. Register first never lets the
+   * group pass through empty (invariant 11); a new target is `initial` and gets
+   * no traffic until it passes a health check (DESIGN §3.5), so registering the
+   * legitimate active before the old claimant leaves routes one active only.
    */
   order: 'deregister-first' | 'register-first';
   /**
    * True when every removal is dead or proven non-routable: a failing
-   * deregistration must then not stop the registrations (invariant 12).
+   * deregistration must then not stop the registrations (invariant 12). False
+   * whenever a claimant leaves: registering its rival while it stays would
+   * route two actives once the rival passes its check (invariant 3).
    */
   registerEvenIfDeregisterFails: boolean;
+  /**
+   * Register-first with a claimant leaving: when its deregistration fails, the
+   * registrations this plan made are taken back, so the rival never turns
+   * healthy beside it (invariant 3). The group keeps the claimant, as a plan
+   * that had not run would have left it.
+   */
+  undoRegistrationIfDeregisterFails: boolean;
 }
 
 export interface PlannerPolicy {

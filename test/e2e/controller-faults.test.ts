@@ -9,7 +9,7 @@ import { afterEach, describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import type { Context } from 'aws-lambda';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DeregisterTargetsCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ElasticLoadBalancingV2ServiceException } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { waitFor } from '../../sandbox/sim/index.js';
 import { ControllerHarness } from './support/controller-harness.js';
@@ -104,6 +104,59 @@ describe('controller: a failure after a mutation hides nothing', () => {
     assert.match(c.error ?? '', /deregister/);
     assert.match(c.outcome, /deregister failed \(AwsAccessDeniedError/);
     assert.notEqual(c.verdict.kind, 'probe-blind');
+  });
+
+  it('a split-brain swap of the only target never empties the group; a failing deregistration of the claimant undoes the registration of its rival', async () => {
+    const harness = await steady();
+    const old = harness.activeInstances()[0]!;
+    await harness.node(old).stepDown();
+    await waitFor(() => (harness.lockHolder() ?? old) !== old, { timeoutMs: 10_000, intervalMs: 20 });
+    const legit = harness.lockHolder()!;
+    await waitFor(() => harness.fleet.every((f) => f.instanceId === legit || f.node.status().leaderAddress === harness.node(legit).apiAddr()), {
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
+    // The old active goes on claiming active beside the lock holder (a stale leader).
+    harness.node(old).forceActive(true);
+    assert.deepEqual([...harness.registered], [old]);
+
+    const seen: string[][] = [];
+    const deregisterFails = { on: true };
+    harness.elb.on(RegisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
+      for (const t of input.Targets ?? []) harness.registered.add(t.Id!);
+      seen.push([...harness.registered].sort());
+      return {};
+    });
+    harness.elb.on(DeregisterTargetsCommand).callsFake((input: { Targets?: Array<{ Id?: string }> }) => {
+      const ids = (input.Targets ?? []).map((t) => t.Id!);
+      if (deregisterFails.on && ids.includes(old)) {
+        throw new ElasticLoadBalancingV2ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'not authorized' });
+      }
+      for (const id of ids) harness.registered.delete(id);
+      seen.push([...harness.registered].sort());
+      return {};
+    });
+
+    let c: ControllerReport['clusters'][number];
+    try {
+      c = (await harness.tick()).clusters[0]!;
+    } catch (err) {
+      assert.ok(err instanceof ControllerFailedError, String(err));
+      c = err.report.clusters[0]!;
+    }
+    assert.equal(c.verdict.kind, 'split-brain', c.verdict.reasons.join('; '));
+    assert.equal(c.verdict.legitimateActive, legit);
+    assert.deepEqual(c.mutations, { registered: [legit], deregistered: [legit] });
+    assert.match(c.outcome, new RegExp(`registration of ${legit} undone`));
+    assert.deepEqual([...harness.registered], [old], 'the claimant alone, as before the tick');
+
+    deregisterFails.on = false;
+    seen.length = 0;
+    const next = (await harness.tick()).clusters[0]!;
+    assert.deepEqual(next.mutations, { registered: [legit], deregistered: [old] });
+    assert.deepEqual([...harness.registered], [legit]);
+    // Register first: the group held the claimant and the (initial) rival, then the rival alone.
+    assert.deepEqual(seen, [[legit, old].sort(), [legit]]);
   });
 
   it('failing control-table writes after a mutation: the report keeps the mutation and the hysteresis still advances within the run', async () => {

@@ -233,7 +233,13 @@ export async function reconcileTick(
   if (!policy.dryRun && !plan.frozen && (register.length > 0 || deregister.length > 0)) {
     try {
       const done = await lb.apply(
-        { register, deregister, order: plan.order, registerEvenIfDeregisterFails: plan.registerEvenIfDeregisterFails },
+        {
+          register,
+          deregister,
+          order: plan.order,
+          registerEvenIfDeregisterFails: plan.registerEvenIfDeregisterFails,
+          undoRegistrationIfDeregisterFails: plan.undoRegistrationIfDeregisterFails,
+        },
         members,
       );
       mutations = done;
@@ -242,6 +248,9 @@ export async function reconcileTick(
       mutations = err.applied;
       errors.push(err.message);
       outcome += `; but ${err.failures.map((f) => `${f.step} failed (${f.error.name}: ${f.error.message})`).join(', ')}`;
+      const { registered: added, deregistered: removed } = err.applied;
+      const undone = added.filter((id) => removed.includes(id));
+      if (undone.length > 0) outcome += `; registration of ${undone.join(', ')} undone, so two actives are never routed`;
     }
     planApplied = mutations.registered.length + mutations.deregistered.length > 0;
     applied = applied || planApplied;
@@ -537,8 +546,9 @@ async function runTakeover(
 
 function countRegisteredAfter(targets: TargetView[], registered: string[], deregistered: string[]): number {
   const ids = new Set(targets.filter((t) => t.state !== 'draining').map((t) => t.instanceId));
-  for (const id of deregistered) ids.delete(id);
+  // An id in both lists is a registration undone after a failed deregistration: gone again.
   for (const id of registered) ids.add(id);
+  for (const id of deregistered) ids.delete(id);
   return ids.size;
 }
 

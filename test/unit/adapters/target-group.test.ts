@@ -143,6 +143,52 @@ describe('applyPlan', () => {
     expect(elbMock).not.toHaveReceivedCommand(DeregisterTargetsCommand);
   });
 
+  test('register-first swap: a failed deregistration of the old claimant takes the new registration back (never two actives routed)', async () => {
+    const calls: string[] = [];
+    elbMock.on(RegisterTargetsCommand).callsFake((input: { Targets: Array<{ Id: string }> }) => (calls.push(`register ${input.Targets.map((t) => t.Id).join()}`), {}));
+    elbMock.on(DeregisterTargetsCommand).callsFake((input: { Targets: Array<{ Id: string }> }) => {
+      const ids = input.Targets.map((t) => t.Id).join();
+      calls.push(`deregister ${ids}`);
+      if (ids === 'i-0old') throw new ElasticLoadBalancingV2ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: meta, message: 'not authorized' });
+      return {};
+    });
+    await assert.rejects(
+      applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'], order: 'register-first', undoRegistrationIfDeregisterFails: true }),
+      (e: unknown) => {
+        assert.ok(e instanceof PartialApplyError);
+        assert.deepEqual(e.applied, { registered: ['i-0new'], deregistered: ['i-0new'] });
+        assert.deepEqual(e.failures.map((f) => f.step), ['deregister']);
+        return true;
+      },
+    );
+    assert.deepEqual(calls, ['register i-0new', 'deregister i-0old', 'deregister i-0new']);
+  });
+
+  test('register-first swap: when the undo fails too, both failures are reported and the registration stays reported', async () => {
+    elbMock.on(RegisterTargetsCommand).resolves({});
+    elbMock.on(DeregisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'Throttling', $fault: 'client', $metadata: meta, message: 'Rate exceeded' }));
+    await assert.rejects(
+      applyPlan(elb, TG, PORT, { register: ['i-0new'], deregister: ['i-0old'], order: 'register-first', undoRegistrationIfDeregisterFails: true }),
+      (e: unknown) => {
+        assert.ok(e instanceof PartialApplyError);
+        assert.deepEqual(e.applied, { registered: ['i-0new'], deregistered: [] });
+        assert.deepEqual(e.failures.map((f) => f.step), ['deregister', 'undo']);
+        return true;
+      },
+    );
+  });
+
+  test('register-first without the undo flag leaves a registration in place when the deregistration fails', async () => {
+    elbMock.on(RegisterTargetsCommand).resolves({});
+    elbMock.on(DeregisterTargetsCommand).rejects(new ElasticLoadBalancingV2ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: meta, message: 'not authorized' }));
+    await assert.rejects(applyPlan(elb, TG, PORT, { register: ['i-0b'], deregister: ['i-0a'], order: 'register-first' }), (e: unknown) => {
+      assert.ok(e instanceof PartialApplyError);
+      assert.deepEqual(e.applied, { registered: ['i-0b'], deregistered: [] });
+      return true;
+    });
+    expect(elbMock).toHaveReceivedCommandTimes(DeregisterTargetsCommand, 1);
+  });
+
   const chunkRows = [
     { behaviour: 'registers 450 targets in 3 calls of at most 200', command: RegisterTargetsCommand, plan: { register: ids(450), deregister: [] } },
     { behaviour: 'deregisters 450 targets in 3 calls of at most 200', command: DeregisterTargetsCommand, plan: { register: [], deregister: ids(450) } },

@@ -485,12 +485,49 @@ describe('planRegistrations: output', () => {
 });
 
 describe('planRegistrations: the order of the changes', () => {
-  it('deregister first when a node that claims active leaves (never two actives routed, even for a moment)', () => {
+  it('a split-brain swap of the only target registers the legitimate active first (never empty), and undoes it if the claimant cannot leave', () => {
+    // Deregistering first emptied the group for one API round trip (chaos, "-20 s clock skew").
+    // The new target is `initial` until its first passed check and gets no traffic (DESIGN §3.5).
     const nodes = [node.active('i-0a'), node.active('i-0b'), node.standby('i-0c', 'i-0b'), node.standby('i-0d', 'i-0b')];
     const p = plan(world(nodes, [target('i-0a', 'healthy')]));
     assert.deepEqual(ids(p.deregister), ['i-0a']);
     assert.deepEqual(ids(p.register), ['i-0b']);
+    assert.equal(p.order, 'register-first');
+    assert.equal(p.undoRegistrationIfDeregisterFails, true);
+    assert.equal(p.registerEvenIfDeregisterFails, false);
+  });
+
+  it('deregister first when a node that claims active leaves while another registration stays (never two actives, never empty)', () => {
+    const nodes = [node.active('i-0a'), node.active('i-0b'), node.standby('i-0c', 'i-0b')];
+    const p = plan(world(nodes, [target('i-0a', 'healthy'), target('i-0c', 'healthy')]), { routing: 'all-unsealed' });
+    assert.deepEqual(ids(p.deregister), ['i-0a']);
+    assert.deepEqual(ids(p.register), ['i-0b']);
     assert.equal(p.order, 'deregister-first');
+    // The claimant is live: if it cannot leave, its rival must not come in beside it.
+    assert.equal(p.registerEvenIfDeregisterFails, false);
+    assert.equal(p.undoRegistrationIfDeregisterFails, false);
+  });
+
+  it('applying any swap plan in its order never passes through an empty group nor two registered claimants outside an initial target', () => {
+    // Step through the plan's calls one at a time, as the adapter makes them.
+    const cases: Array<{ targets: TargetView[]; routing: PlannerPolicy['routing'] }> = [
+      { targets: [target('i-0a', 'healthy')], routing: 'active-only' },
+      { targets: [target('i-0a', 'healthy'), target('i-0c', 'healthy')], routing: 'all-unsealed' },
+      { targets: [target('i-0a', 'healthy'), target('i-0c', 'healthy')], routing: 'active-only' },
+    ];
+    const nodes = [node.active('i-0a'), node.active('i-0b'), node.standby('i-0c', 'i-0b')];
+    for (const c of cases) {
+      const p = plan(world(nodes, c.targets), { routing: c.routing });
+      const steps = p.order === 'register-first' ? ['register', 'deregister'] : ['deregister', 'register'];
+      let now = c.targets.map((t) => ({ id: t.instanceId, state: t.state as string }));
+      for (const step of steps) {
+        if (step === 'register') now = [...now, ...ids(p.register).map((id) => ({ id, state: 'initial' }))];
+        else now = now.filter((t) => !ids(p.deregister).includes(t.id));
+        assert.ok(now.length > 0, `${c.routing} ${ids(c.targets)}: empty after ${step}`);
+        const routedClaimants = now.filter((t) => t.state === 'healthy' && (t.id === 'i-0a' || t.id === 'i-0b'));
+        assert.ok(routedClaimants.length <= 1, `${c.routing} ${ids(c.targets)}: two actives routed after ${step}`);
+      }
+    }
   });
 
   it('register first when only standbys or dead nodes leave: the group never passes through empty', () => {
@@ -502,7 +539,9 @@ describe('planRegistrations: the order of the changes', () => {
   it('registrations go ahead despite a failed deregistration only when every removal is dead or proven non-routable', () => {
     const stopped = plan(world([node.stopped('i-0a'), node.active('i-0b')], [target('i-0a', 'healthy')]));
     assert.equal(stopped.registerEvenIfDeregisterFails, true);
+    assert.equal(stopped.undoRegistrationIfDeregisterFails, false);
     const hysteresisOnly = plan(clusterAfterFailover(2));
     assert.equal(hysteresisOnly.registerEvenIfDeregisterFails, false);
+    assert.equal(hysteresisOnly.undoRegistrationIfDeregisterFails, false);
   });
 });
