@@ -191,6 +191,8 @@ interface Sample {
   registered: Array<{ id: string; state: string }>;
   /** Instances whose node claims active. */
   claimants: string[];
+  /** Instances the balancer routes a new request to (healthy, or fail-open; never an `initial` one). */
+  routed: string[];
   unsealedAlive: number;
 }
 
@@ -324,7 +326,7 @@ function sample(sb: Sandbox): Sample {
     const host = sb.runtime.hostOf(s.node);
     if (host !== undefined) claimants.push(host);
   }
-  return { atMs: Date.now(), registered, claimants, unsealedAlive };
+  return { atMs: Date.now(), registered, claimants, routed: sb.routedInstances(), unsealedAlive };
 }
 
 function request(url: string, timeoutMs: number): Promise<ClientRequest> {
@@ -377,7 +379,7 @@ function measure(m: {
   const healthyAt = newId === undefined ? undefined : after.find((s) => s.registered.some((r) => r.id === newId && r.state === 'healthy'))?.atMs;
   const observed = m.samples.filter((s) => s.atMs >= m.warmupStart && s.atMs <= m.endAt);
   const emptyTargetGroupSamples = observed.filter((s) => s.registered.length === 0 && s.unsealedAlive > 0).length;
-  const twoActivesRoutedSamples = observed.filter((s) => s.registered.filter((r) => s.claimants.includes(r.id)).length >= 2).length;
+  const twoActivesRoutedSamples = observed.filter((s) => s.routed.filter((id) => s.claimants.includes(id)).length >= 2).length;
   const probes = sb.controller.probes.map((p) => p.atMs).filter((t) => t >= m.warmupStart && t <= m.endAt);
   const controller = sb.controller.lambdaEvents.length > 0 || probes.length > 0;
   const detection = firstAfter(probes, faultAt);

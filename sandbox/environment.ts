@@ -169,6 +169,13 @@ export interface RoutingSample {
   claimants: string[];
   /** Registered (non-draining) instances whose node claims active. */
   registeredClaimants: string[];
+  /**
+   * Instances the balancer routes a new request to (ELB's rule: the healthy
+   * targets; when none is healthy, every unhealthy one — fail-open; an
+   * `initial` target gets nothing, DESIGN §3.5) whose node claims active.
+   * Invariant 3 ("never route to two actives") is judged on this.
+   */
+  routedClaimants: string[];
 }
 
 export interface NodeView {
@@ -569,6 +576,12 @@ export class Sandbox {
       .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
   }
 
+  /** Instances the balancer routes a new request to now (ELB's rule, alb-data-plane.ts `routableTargets`), sorted. */
+  routedInstances(): string[] {
+    const routed = this.aws.alb.routableTargets(this.targetGroupArn).targets.map((r) => this.instanceOfTarget(r.id));
+    return [...new Set(routed)].sort();
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -923,7 +936,9 @@ export class Sandbox {
       if (host !== undefined) claimants.push(host);
     }
     const registeredClaimants = registered.map((r) => r.instanceId).filter((id) => claimants.includes(id));
-    const sample: RoutingSample = { atMs, registered, claimants, registeredClaimants };
+    const routed = this.routedInstances();
+    const routedClaimants = routed.filter((id) => claimants.includes(id));
+    const sample: RoutingSample = { atMs, registered, claimants, registeredClaimants, routedClaimants };
     this.samples.push(sample);
     if (this.samples.length > 50_000) this.samples.shift();
     const key = registered.map((r) => r.instanceId).join(',');

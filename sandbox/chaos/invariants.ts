@@ -3,13 +3,16 @@
  * truth (the simulated nodes, the EC2 world, the target group), not against
  * what the controller believes:
  *
- *  - on every sample: never two registered targets whose node claims active
- *    (§5.3); never an empty target group while an unsealed node that answers
- *    lives (§5.11); a sealed or uninitialized node does not stay routed
+ *  - on every sample: never two targets the balancer routes to whose node
+ *    claims active (§5.3; ELB's rule: healthy targets, or every unhealthy one
+ *    when none is healthy — a new `initial` target gets no traffic); never
+ *    an empty target group while an unsealed node that answers lives (§5.11); a sealed or uninitialized node does not stay routed
  *    (§5.1, §5.4: a definitive answer acts at once; `sealedGraceMs` covers the
  *    tick that has to see it); every data volume exists, in its AZ, attached
  *    to at most one instance that is not gone (§5.6);
  *  - on every mutating call the controller makes, at the moment it makes it:
+ *    no deregistration that empties the group while an unsealed node answers
+ *    (§5.11: one round trip of an empty group is shorter than a sample);
  *    none in dry run (§5.9); none while probe-blind (§5.2, after a grace for
  *    the tick that probed before the cut); no target registered whose node was
  *    sealed or uninitialized when its tick probed it; the lock item deleted
@@ -109,14 +112,9 @@ export class InvariantMonitor implements CallObserver {
     if (!s) return;
     const now = s.atMs;
     this.trackSealed(now);
-    this.check(s.registeredClaimants.length <= 1, 'never two actives routed', () => `registered claimants ${s.registeredClaimants.join(', ')} (registered ${ids(s.registered)})`);
+    this.check(s.routedClaimants.length <= 1, 'never two actives routed', () => `routed claimants ${s.routedClaimants.join(', ')} (registered ${ids(s.registered)})`);
 
-    const answering = sb.slots.filter((slot) => {
-      const st = slot.node.status();
-      const host = sb.runtime.hostOf(slot.node);
-      const inst = host ? sb.aws.world.instance(host) : undefined;
-      return st.running && !st.sealed && st.initialized && st.clientPartition === 'none' && !this.muted.has(slot.name) && inst?.state === 'running';
-    });
+    const answering = this.answeringUnsealed();
     this.check(
       s.registered.length > 0 || answering.length === 0,
       'never an empty target group while an unsealed node lives',
@@ -138,6 +136,17 @@ export class InvariantMonitor implements CallObserver {
     }
 
     this.checkVolumes();
+  }
+
+  /** Unsealed nodes that answer clients on a running instance (not faulted on purpose). */
+  private answeringUnsealed(): Sandbox['slots'] {
+    const sb = this.sb;
+    return sb.slots.filter((slot) => {
+      const st = slot.node.status();
+      const host = sb.runtime.hostOf(slot.node);
+      const inst = host ? sb.aws.world.instance(host) : undefined;
+      return st.running && !st.sealed && st.initialized && st.clientPartition === 'none' && !this.muted.has(slot.name) && inst?.state === 'running';
+    });
   }
 
   private trackSealed(now: number): void {
@@ -196,7 +205,24 @@ export class InvariantMonitor implements CallObserver {
         this.check(sealedFor <= this.opts.sealedGraceMs, 'sealed or uninitialized never registered', () => `RegisterTargets ${id}: ${node?.name} sealed for ${sealedFor} ms`);
       }
     }
+    if (call.operation === 'DeregisterTargets' || call.operation === 'DeregisterInstancesFromLoadBalancer') this.checkDeregistration(call);
     if (lockDelete) this.checkLockDelete(call);
+  }
+
+  /**
+   * §5.11 at the moment of the call, not only at the 100 ms samples: a
+   * deregistration that would leave no registered target while an unsealed node
+   * answers (one API round trip of an empty group is shorter than a sample).
+   */
+  private checkDeregistration(call: AwsCall): void {
+    const leaving = new Set(targetIds(call).map((id) => this.sb.instanceOfTarget(id)));
+    const remaining = this.sb.registeredTargets().filter((r) => !leaving.has(r.instanceId));
+    const answering = this.answeringUnsealed();
+    this.check(
+      remaining.length > 0 || answering.length === 0,
+      'never an empty target group while an unsealed node lives',
+      () => `${call.operation} ${[...leaving].join(',')} leaves no registered target while ${answering.map((a) => a.name).join(', ')} unsealed and answering`,
+    );
   }
 
   after(call: AwsCall, ok: boolean): void {

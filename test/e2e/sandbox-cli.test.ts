@@ -76,6 +76,7 @@ describe('sandbox CLI', () => {
     assert.equal(result.passed, true);
     assert.equal(typeof result.ticks, 'number');
     assert.equal(result.maxRegisteredActives, 1);
+    assert.equal(result.maxRoutedActives, 1);
     assert.ok(lines.some((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/.test(l)), 'a timeline with ISO timestamps');
   });
 
