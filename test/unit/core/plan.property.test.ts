@@ -173,6 +173,42 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.integer({ min: 2, max: 5 }).chain
     });
 });
 
+/**
+ * Split brains that uniform kinds rarely produce: two nodes claim active, the
+ * others are standbys of one of them (so the evidence names a legitimate one),
+ * and random registrations, states and routing.
+ */
+const splitBrainArb: fc.Arbitrary<Scenario> = fc.integer({ min: 2, max: 5 }).chain((n) =>
+  fc
+    .record({
+      pair: fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: 2, maxLength: 2 }),
+      leaderOfStandbys: fc.integer({ min: 0, max: 1 }),
+      targetStates: fc.array(fc.option(fc.constantFrom(...TARGET_STATES), { nil: undefined }), { minLength: n, maxLength: n }),
+      routing: fc.constantFrom('active-only', 'all-unsealed') as fc.Arbitrary<PlannerPolicy['routing']>,
+      threshold: fc.integer({ min: 1, max: 3 }),
+    })
+    .map((r): Scenario => {
+      const ids = IDS.slice(0, n);
+      const claimantIds = r.pair.map((i) => ids[i] as string);
+      const leader = claimantIds[r.leaderOfStandbys] as string;
+      const nodes = ids.map((id) => (claimantIds.includes(id) ? node.active(id) : node.standby(id, leader)));
+      const targets: TargetView[] = [];
+      ids.forEach((id, i) => {
+        const state = r.targetStates[i];
+        if (state !== undefined) targets.push(target(id, state));
+      });
+      return {
+        nodes,
+        lock: lock.held(IDENTITY),
+        haType: 'dynamodb',
+        history: [],
+        targets,
+        failureCounts: {},
+        policy: { routing: r.routing, unhealthyThreshold: r.threshold, dryRun: false, fencing: 'deregister' },
+      };
+    }),
+);
+
 function verdictOf(s: Scenario): SplitBrainVerdict {
   return assess(s.nodes, s.lock, { history: historyOf(...s.history), haType: s.haType });
 }
@@ -266,6 +302,63 @@ describe('planner properties over random clusters', () => {
       }),
       RUNS,
     );
+  });
+
+  it('applied call by call in its order, a plan never passes through an empty group, and no failed call adds a second claimant', () => {
+    // The adapter makes one call per list (plan-apply.ts): either may fail. Every
+    // path is walked: both succeed; the first fails; the second fails (with the
+    // planner's undo or register-anyway flags honoured as the adapter does).
+    const none = { register: [], deregister: [] };
+    let swaps = 0;
+    fc.assert(
+      fc.property(fc.oneof(scenarioArb, splitBrainArb), (s) => {
+        const plan = planOf(s, verdictOf(s));
+        if (plan.frozen) return;
+        const reg = { ...none, register: plan.register };
+        const dereg = { ...none, deregister: plan.deregister };
+        const undo = { ...none, deregister: plan.register };
+        const before = s.targets;
+        const paths: Array<{ name: string; states: TargetView[][] }> = [];
+        if (plan.order === 'register-first') {
+          const registered = applyPlan(before, reg);
+          paths.push({ name: 'both succeed', states: [registered, applyPlan(registered, dereg)] });
+          paths.push({ name: 'register fails', states: [before] });
+          const kept = plan.undoRegistrationIfDeregisterFails ? applyPlan(registered, undo) : registered;
+          paths.push({ name: 'deregister fails', states: [registered, kept] });
+        } else {
+          const removed = applyPlan(before, dereg);
+          paths.push({ name: 'both succeed', states: [removed, applyPlan(removed, reg)] });
+          paths.push({ name: 'deregister fails', states: plan.registerEvenIfDeregisterFails ? [applyPlan(before, reg)] : [before] });
+          paths.push({ name: 'register fails', states: [removed] });
+        }
+        const alive = s.nodes.some(
+          (n) => n.instanceState === 'running' && n.answered && ['active', 'standby', 'perf-standby', 'ha-unhealthy'].includes(n.class),
+        );
+        const claimants = new Set(s.nodes.filter((n) => n.claimsActive).map((n) => n.instanceId));
+        const claimantsIn = (ts: TargetView[]) => registeredIds(ts).filter((id) => claimants.has(id)).length;
+        const wasEmpty = registeredIds(before).length === 0;
+        if (plan.deregister.some((c) => claimants.has(c.instanceId)) && plan.register.length > 0) swaps += 1;
+        for (const path of paths) {
+          for (const [i, state] of path.states.entries()) {
+            if (alive && !wasEmpty) {
+              assert.ok(registeredIds(state).length > 0, `${path.name}, after call ${i + 1} of ${plan.order}: empty group (${plan.outcome})`);
+            }
+          }
+          // Only the success path's one round trip may hold the rival beside the claimant (as an
+          // `initial` target, not routed); where a call failed, the group ends with no more
+          // claimants registered than it began with, or one.
+          if (path.name !== 'both succeed') {
+            const end = path.states.at(-1)!;
+            assert.ok(
+              claimantsIn(end) <= Math.max(1, claimantsIn(before)),
+              `${path.name} (${plan.order}): ${registeredIds(end).join(',')} holds ${claimantsIn(end)} claimants (${plan.outcome})`,
+            );
+          }
+        }
+      }),
+      RUNS,
+    );
+    assert.ok(swaps >= 20, `only ${swaps} swaps of a claimant for its rival were tried`);
   });
 
   it('registers only routable nodes, and of the claimants only the legitimate one', () => {
