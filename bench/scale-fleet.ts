@@ -296,6 +296,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
   const { LocalAws } = await import('../sandbox/aws/index.js');
   const { startLocalDynamo, createControlTable, createVaultLockTable } = await import('../sandbox/dynamodb.js');
   const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+  const { LOCK_KEY } = await import('../functions/adapters/lock-reader.js');
   const ha = opts.ha ?? 'dynamodb';
   const aws = new LocalAws({ worldOptions: { region: 'eu-west-1' }, ...(opts.elbv2DescribeRate ? { elbv2DescribeRate: opts.elbv2DescribeRate } : {}) });
   const ddb = await startLocalDynamo();
@@ -334,15 +335,14 @@ export async function startFleet(opts: FleetOptions): Promise<FleetWorld> {
         await aws.world.launchInitialInstance({ subnetId: subnet.subnetId, tags: { 'vault-cluster': name, 'vault-url': url } });
       }
       if (ha === 'dynamodb' && served(name)) {
-        // The lock item as Vault's DynamoDB backend keeps it (Path core, Key _lock; Value, Identity bytes;
+        // The lock item as Vault's DynamoDB backend keeps it (its key; Value, Identity bytes;
         // Expires in Unix ns), held by node 0 for the whole run: the bench measures reading it, not elections.
         await createVaultLockTable(ddb.client, lockTableOf(name));
         await ddb.client.send(
           new PutItemCommand({
             TableName: lockTableOf(name),
             Item: {
-              Path: { S: 'core' },
-              Key: { S: '_lock' },
+              ...LOCK_KEY,
               Value: { B: new TextEncoder().encode(urls[0]!) },
               Identity: { B: new TextEncoder().encode(`00000000-0000-4000-8000-${c.toString(16).padStart(12, '0')}`) },
               Expires: { N: (BigInt(Date.now() + 24 * 3600_000) * 1_000_000n).toString() },

@@ -36,6 +36,7 @@ import { flag, type OptionsSpec } from './lib/args.js';
 import { CONNECTION_TIMEOUT_MS, REQUEST_TIMEOUT_MS, type CliContext } from './lib/context.js';
 import { EXIT, NotFoundError, UsageError, type ExitCode } from './lib/errors.js';
 import { stageTableName } from './lib/stack.js';
+import { ELB_DESCRIBE_RATE } from './lib/elb-api-rate.js';
 
 export const CONFIG_CHECK_OPTIONS: OptionsSpec = { live: { type: 'boolean' } };
 
@@ -138,13 +139,8 @@ export function placeholderFindings(doc: unknown): Finding[] {
   return out;
 }
 
-/**
- * ELB's documented example of its `Describe*` token bucket: refilled at 10 a
- * second per account and Region, shared with every other caller ("Request
- * throttling for the ELB API", Elastic Load Balancing User Guide). ELB API
- * version 2 (target groups) and version 1 (Classic) have a bucket each.
- */
-export const ELB_DESCRIBE_REFILL_PER_SECOND = 10;
+/** The refill of ELB's documented `Describe*` bucket (cli/lib/elb-api-rate.ts), per account and Region. */
+export const ELB_DESCRIBE_REFILL_PER_SECOND = ELB_DESCRIBE_RATE.refillPerSecond;
 /** The share of that refill one stack's ticks may use before the check warns (README "Scale": ~40 clusters at 5 s). */
 export const ELB_DESCRIBE_SHARE = 0.8;
 

@@ -1,6 +1,6 @@
 /**
- * Runs the REAL controller handler (functions/handlers/controller.ts, the middy
- * chain and all) in-process, in one of two modes:
+ * Runs the REAL controller handler (functions/handlers/controller.ts, as Lambda
+ * calls it) in-process, in one of two modes:
  *
  *  - one tick per invocation (the default, what the scenarios and tests use): a
  *    context with little time left makes the handler run exactly one tick, and
@@ -293,7 +293,7 @@ export class ControllerLoop {
     const seq = ++this.seq;
     const startedAtMs = Date.now();
     // Less time left than the controller's end margin: runController runs exactly
-    // one tick. The clock runs down as on Lambda, and middy's timeout is the
+    // one tick. The clock runs down as on Lambda, and this budget stands for the
     // Lambda timeout; keep it above a slow tick on a loaded laptop.
     const deadline = startedAtMs + INVOCATION_BUDGET_MS;
     const context = {

@@ -51,7 +51,7 @@ export interface BatchCalls {
 }
 
 /**
- * Applies a plan in the order the planner chose (core/plan.ts, `applyOrder`).
+ * Applies a plan in the order the planner chose (core/plan.ts, `orderOfChanges`).
  * Register first: when the registrations fail, nothing is deregistered (the
  * balancer could be left empty); when the deregistrations fail and the planner
  * asked for it (a claimant was leaving), the registrations are undone, so the

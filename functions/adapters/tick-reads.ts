@@ -151,17 +151,7 @@ export async function readTickItems(ddb: DynamoDBClient, req: TickReadRequest, o
   for (const name of req.stateOf ?? []) wanted.push({ table: req.controlTable, key: stateKey(name) }, { table: req.controlTable, key: legacyPauseKey(name) });
   if (req.runOwner !== undefined) wanted.push({ table: req.controlTable, key: runLeaseKey(req.runOwner) });
 
-  const got = await batchGetItems(ddb, wanted, opts);
-  const read = <T>(table: string, key: Item, decode: (item: Item | undefined) => T): T | Error => {
-    const id = itemId(table, key);
-    const failed = got.failed.get(id);
-    if (failed) return failed;
-    try {
-      return decode(got.items.get(id));
-    } catch (err) {
-      return err instanceof Error ? err : new Error(String(err));
-    }
-  };
+  const read = readerOf(await batchGetItems(ddb, wanted, opts));
 
   const out: TickReads = { lock: new Map(), pause: new Map(), legacyPause: new Map(), state: new Map() };
   const index = read(req.controlTable, PAUSE_INDEX_KEY, (item) => (item ? decodePauseIndex(item, req.controlTable) : new Map<string, PauseRecord | Error>()));
@@ -196,22 +186,21 @@ export async function readTickItems(ddb: DynamoDBClient, req: TickReadRequest, o
  * (the conditional put decides then, as without this read).
  */
 export async function readClaims(ddb: DynamoDBClient, controlTable: string, clusters: readonly string[], opts: BatchGetOptions = {}): Promise<Map<string, LeaseRecord | undefined | Error>> {
-  const wanted = clusters.map((c) => ({ table: controlTable, key: leaseKey(c, LEASE_SCOPES.controller) }));
-  const res = await batchGetItems(ddb, wanted, opts);
-  const out = new Map<string, LeaseRecord | undefined | Error>();
-  for (const [i, c] of clusters.entries()) {
-    const id = itemId(controlTable, wanted[i]!.key);
-    const failed = res.failed.get(id);
-    if (failed) {
-      out.set(c, failed);
-      continue;
-    }
-    const item = res.items.get(id);
+  const keyOf = (c: string): Item => leaseKey(c, LEASE_SCOPES.controller);
+  const read = readerOf(await batchGetItems(ddb, clusters.map((c) => ({ table: controlTable, key: keyOf(c) })), opts));
+  return new Map(clusters.map((c) => [c, read(controlTable, keyOf(c), (item) => (item ? decodeLease(item, controlTable) : undefined))]));
+}
+
+/** One item of a batched read, decoded: the value, or why it could not be read or decoded. */
+function readerOf(got: BatchGetResult): <T>(table: string, key: Item, decode: (item: Item | undefined) => T) => T | Error {
+  return (table, key, decode) => {
+    const id = itemId(table, key);
+    const failed = got.failed.get(id);
+    if (failed) return failed;
     try {
-      out.set(c, item ? decodeLease(item, controlTable) : undefined);
+      return decode(got.items.get(id));
     } catch (err) {
-      out.set(c, err as Error);
+      return err instanceof Error ? err : new Error(String(err));
     }
-  }
-  return out;
+  };
 }

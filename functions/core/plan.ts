@@ -199,7 +199,7 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
   }
 
   return finish(
-    { register, deregister, held, frozen: false, alarms, ...applyOrder(registered, register, deregister, removals, nodeById) },
+    { register, deregister, held, frozen: false, alarms, ...orderOfChanges(registered, register, deregister, removals, nodeById) },
     verdict,
     policy,
     undefined,
@@ -220,7 +220,7 @@ export function planRegistrations(input: PlanInput): RegistrationPlan {
  * tick. Should its deregistration fail, the registration is undone: left in,
  * the rival would turn healthy beside a live claimant.
  */
-function applyOrder(
+function orderOfChanges(
   registered: Map<string, TargetView>,
   register: PlannedChange[],
   deregister: PlannedChange[],

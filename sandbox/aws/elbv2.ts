@@ -35,6 +35,7 @@ import {
   type XmlValue,
 } from './query-protocol.js';
 import type { SimInstance, World } from './world.js';
+import { ELB_DESCRIBE_RATE } from '../../cli/lib/elb-api-rate.js';
 
 export const ELBV2_API_VERSION = '2015-12-01';
 export const ELBV2_XMLNS = `http://elasticloadbalancing.amazonaws.com/doc/${ELBV2_API_VERSION}/`;
@@ -426,12 +427,11 @@ export class TargetGroupRegistry {
 type XmlObject = { [key: string]: XmlValue };
 
 /**
- * ELB's API request throttling ("Request throttling for the ELB API", Elastic
- * Load Balancing User Guide): a token bucket per account and Region; its
- * example for the non-mutating `Describe*` actions is a bucket of 40 tokens
- * refilled at 10 a second. Over it, a request fails with `ThrottlingException`
- * "Rate exceeded". Opt-in (`LocalAwsOptions.elbv2DescribeRate`): the scale
- * bench measures with it; the sandbox's own scenarios run without it.
+ * ELB's API request throttling, a token bucket per account and Region
+ * (cli/lib/elb-api-rate.ts has the documented numbers). Over it, a request
+ * fails with `ThrottlingException` "Rate exceeded". Opt-in
+ * (`LocalAwsOptions.elbv2DescribeRate`): the scale bench measures with it;
+ * the sandbox's own scenarios run without it.
  */
 export interface ApiRateLimit {
   /** Tokens the bucket holds (the burst). */
@@ -441,7 +441,7 @@ export interface ApiRateLimit {
 }
 
 /** The documented example for ELBv2's Describe* actions. */
-export const ELBV2_DESCRIBE_RATE_DEFAULT: ApiRateLimit = { capacity: 40, refillPerSecond: 10 };
+export const ELBV2_DESCRIBE_RATE_DEFAULT: ApiRateLimit = ELB_DESCRIBE_RATE;
 
 export class TokenBucket {
   private tokens: number;

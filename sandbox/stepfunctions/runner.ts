@@ -48,7 +48,7 @@ export interface LocalLambdaContext {
   succeed(): void;
 }
 
-// The handlers are middy handlers typed against aws-lambda's Context; accept any callable.
+// The handlers are typed against aws-lambda's Context; accept any callable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type LocalLambdaHandler = (event: any, context: any) => Promise<unknown>;
 

@@ -172,27 +172,17 @@ export async function reconcileTick(
   if (reads.pause instanceof Error) throw reads.pause;
   const storedPause = reads.pause;
   const lockRead = reads.lock;
-  let members = members0;
-  let probes = probes0;
-  let nowMs = deps.now();
-  const assess = () => assessSnapshot({ cluster, members, probes, lockRead, history: state.history, nowMs });
-  let snapshot = assess();
-  let changedOnCachedMembers = false;
-  if (inputs.cachedMembers && observationChanged(inputs.cachedMembers.previous.nodes, snapshot.nodes)) {
+  const assess = (seen: Seen) => assessSnapshot({ cluster, members: seen.members, probes: seen.probes, lockRead, history: state.history, nowMs: seen.nowMs });
+  let seen: Seen = { members: members0, probes: probes0, nowMs: deps.now() };
+  let snapshot = assess(seen);
+  const cachedMembers = inputs.cachedMembers;
+  const changedOnCachedMembers = cachedMembers !== undefined && observationChanged(cachedMembers.previous.nodes, snapshot.nodes);
+  if (changedOnCachedMembers) {
     // Members from an earlier quiet tick, and the nodes now answer differently: decide on members read after the change.
-    changedOnCachedMembers = true;
-    try {
-      members = await inputs.cachedMembers.refresh();
-    } catch (err) {
-      // As a tick whose fleet read failed would have nothing to decide on: the members of the
-      // last quiet tick (all running, the state that proves nothing) beat no decision mid-failover.
-      deps.logger.log('warn', 'could not read the members again after a change; deciding on those of the last quiet tick', { cluster: cluster.name, error: String(err) });
-    }
-    const unprobed = membersToProbe(members0, members);
-    if (unprobed.length > 0) probes = new Map([...probes0, ...(await deps.probe(unprobed, cluster))]);
-    nowMs = deps.now();
-    snapshot = assess();
+    seen = { ...(await membersAfterChange(deps, cluster, cachedMembers.refresh, seen)), nowMs: deps.now() };
+    snapshot = assess(seen);
   }
+  const { members, probes, nowMs } = seen;
 
   // --- maintenance pause (vault-ha pause; functions/core/pause.ts) ---
   // While a pause is in force the tick runs exactly as in dry run (DESIGN §5.9:
@@ -542,6 +532,28 @@ async function runTakeover(
     report: { result: 'deleted', reason: decision.reason, evidence: ev },
     outcomeSuffix: `; dead-leader takeover: ${what} (${evidenceLine})`,
   };
+}
+
+/** What the tick saw of the nodes: the members, their probes, and when it judged them. */
+interface Seen {
+  members: Member[];
+  probes: Map<string, ProbeResult>;
+  nowMs: number;
+}
+
+/** The members read again after the nodes changed, and the probes with those new to the tick probed too. */
+async function membersAfterChange(deps: Pick<ControllerDeps, 'probe' | 'logger'>, cluster: ClusterConfig, refresh: () => Promise<Member[]>, before: Seen): Promise<Omit<Seen, 'nowMs'>> {
+  let members = before.members;
+  try {
+    members = await refresh();
+  } catch (err) {
+    // As a tick whose fleet read failed would have nothing to decide on: the members of the
+    // last quiet tick (all running, the state that proves nothing) beat no decision mid-failover.
+    deps.logger.log('warn', 'could not read the members again after a change; deciding on those of the last quiet tick', { cluster: cluster.name, error: String(err) });
+  }
+  const unprobed = membersToProbe(before.members, members);
+  const probes = unprobed.length > 0 ? new Map([...before.probes, ...(await deps.probe(unprobed, cluster))]) : before.probes;
+  return { members, probes };
 }
 
 function countRegisteredAfter(targets: TargetView[], registered: string[], deregistered: string[]): number {

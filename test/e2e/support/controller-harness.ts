@@ -1,5 +1,5 @@
 /**
- * End-to-end harness for the controller: the real middy handler, simulated
+ * End-to-end harness for the controller: the real handler, simulated
  * Vault nodes over real HTTP taking the real DynamoDB HA lock in dynalite,
  * EC2/ELBv2/ELB/SNS mocked with aws-sdk-client-mock (a small stateful load
  * balancer whose health check is the ALB's: matcher 200 on /v1/sys/health).
